@@ -1,0 +1,2 @@
+// Package bench is part of rflkit; see the module documentation.
+package bench

@@ -1,0 +1,2 @@
+// Package kbuild is part of rflkit; see the module documentation.
+package kbuild

@@ -1,0 +1,2 @@
+// Package kconfig is part of rflkit; see the module documentation.
+package kconfig

@@ -1,0 +1,2 @@
+// Package qemu is part of rflkit; see the module documentation.
+package qemu

@@ -1,0 +1,2 @@
+// Package toolchain is part of rflkit; see the module documentation.
+package toolchain
