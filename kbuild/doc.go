@@ -1,2 +1,24 @@
-// Package kbuild is part of rflkit; see the module documentation.
+// Package kbuild configures and builds Linux kernels with clang/LLVM, out of
+// tree, cancellably, with progress, typed errors, artifacts and a
+// content-addressed cache.
+//
+// A [Builder] names the source (a tree or a tarball, unpacked once), the
+// architecture, LLVM, the toolchain's make variables and the cache. Its
+// make command line is a pure value ([Builder.Command]), tested as data;
+// contradictory variables are a [*UsageError] before anything runs.
+//
+// [Builder.Configure] applies a base configuration (tinyconfig, defconfig, a
+// .config file), merges fragments, runs olddefconfig and checks that every
+// requested value survived ([*ConfigError] otherwise).
+//
+// [Builder.Build] builds any make targets. Without an OutDir it goes through
+// the cache in CacheDir/builds, keyed by the source identity, the final
+// .config, the toolchain fingerprint, the make variables and the targets: a
+// second build of the same key returns its artifacts without running make; a
+// variant starts from a copy of the nearest cached build's objects. Builds
+// are serialised across processes by a file lock, entries become visible
+// only when complete, and the least recently used are evicted beyond
+// CacheLimit. Cancelling the context kills make's whole process group.
+// Failures are a [*KernelError] (compiler diagnostics, first error first) or
+// an [*InfraError] (missing tool, full disk, killed, cancelled).
 package kbuild

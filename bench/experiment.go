@@ -1,0 +1,396 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"strings"
+	"time"
+)
+
+// Mode is how a boot measures.
+type Mode string
+
+// The two measures' boot modes.
+const (
+	// ModeWall boots under plain TCG: fio's IOPS are wall-clock IOPS,
+	// noisy under emulation.
+	ModeWall Mode = "wall"
+	// ModeICount boots with -icount shift=0,sleep=off: one guest
+	// nanosecond is one instruction, so fio's IOPS give instructions per
+	// I/O, reproducible to ~0.01%.
+	ModeICount Mode = "icount"
+)
+
+// KernelArm is one of the two kernels compared.
+type KernelArm struct {
+	Name    string // "helpers-on", "helpers-off"
+	Helpers bool   // RUST_INLINE_HELPERS
+	BzImage string
+	Config  string // the kernel's .config, for metadata (optional)
+}
+
+// BootRequest asks a BootFunc for one guest.
+type BootRequest struct {
+	Index  int
+	Kernel KernelArm
+	Mode   Mode
+}
+
+// Booted is a running guest handed to the experiment.
+type Booted struct {
+	Guest    Guest
+	Stop     func(ctx context.Context) error // stops the VM; must be safe to call once
+	QEMUArgv []string
+	Accel    string
+	// BootTime is the wall time from QEMU's start to the guest being
+	// ready, GuestUptime the guest's uptime then (both optional).
+	BootTime, GuestUptime time.Duration
+}
+
+// BootFunc boots a guest for a request. It must add null_blk.nr_devices=0
+// to the kernel command line and use -icount shift=0,sleep=off for
+// ModeICount.
+type BootFunc func(ctx context.Context, req BootRequest) (*Booted, error)
+
+// Step is one fio run in a boot's plan.
+type Step struct {
+	Workload string `json:"workload"`
+	Driver   Driver `json:"driver"`
+	Run      int    `json:"run"`
+	Warmup   bool   `json:"warmup"`
+}
+
+// BootPlan is the planned content of one boot.
+type BootPlan struct {
+	Index  int    `json:"index"`
+	Kernel string `json:"kernel"`
+	Mode   Mode   `json:"mode"`
+	Steps  []Step `json:"steps"`
+}
+
+// Progress is reported after each boot and run.
+type Progress struct {
+	Boot, Boots int // current boot (1-based) and total
+	Done, Total int // fio runs
+	Elapsed     time.Duration
+	Remaining   time.Duration // estimate
+	Message     string
+}
+
+// Experiment compares drivers and kernels. Kernels usually holds two arms
+// (helpers on and off); Drivers nil means null_blk and rnull.
+type Experiment struct {
+	Kernels []KernelArm
+	Drivers []Driver
+	Preset  Preset
+	Seed    uint64
+	Boot    BootFunc
+	// GuestCPUs is the guest's vCPU count, for instructions per I/O; 0
+	// means 1.
+	GuestCPUs int
+	Progress  func(Progress) // nil: none
+	Log       *slog.Logger   // nil: discard
+}
+
+func (e *Experiment) drivers() []Driver {
+	if len(e.Drivers) == 0 {
+		return Drivers()
+	}
+	return e.Drivers
+}
+
+func (e *Experiment) validate() error {
+	if len(e.Kernels) == 0 {
+		return errors.New("bench: experiment has no kernels")
+	}
+	seen := map[string]bool{}
+	for _, k := range e.Kernels {
+		if k.Name == "" || seen[k.Name] {
+			return fmt.Errorf("bench: kernel names must be unique and non-empty (%q)", k.Name)
+		}
+		seen[k.Name] = true
+	}
+	if len(e.Preset.Workloads) == 0 {
+		return fmt.Errorf("bench: preset %q has no workloads", e.Preset.Name)
+	}
+	names := map[string]bool{}
+	for _, w := range e.Preset.Workloads {
+		if err := w.Validate(); err != nil {
+			return err
+		}
+		if names[w.Name()] {
+			return fmt.Errorf("bench: workload %s twice in preset %q", w.Name(), e.Preset.Name)
+		}
+		names[w.Name()] = true
+	}
+	if e.Preset.Runs < 1 {
+		return fmt.Errorf("bench: preset %q: runs %d < 1", e.Preset.Name, e.Preset.Runs)
+	}
+	if e.Preset.WallBoots < 0 || e.Preset.ICountBoots < 0 || e.Preset.WallBoots+e.Preset.ICountBoots == 0 {
+		return fmt.Errorf("bench: preset %q: no boots", e.Preset.Name)
+	}
+	return nil
+}
+
+// Schedule returns the boots in the order they run. It depends only on the
+// kernels, drivers, preset and seed: the same seed gives the same
+// schedule. Boots come in rounds; each round holds one boot of every
+// kernel, in a random order (so kernels alternate and drift over time
+// cannot favour one), wall-clock rounds and icount rounds interleaved.
+// Within a boot the workloads run in a random order, and for each one the
+// drivers alternate run by run from a random first driver (A B, B A, ...);
+// the first Warmup runs of each driver are marked warm-up.
+func (e *Experiment) Schedule() ([]BootPlan, error) {
+	if err := e.validate(); err != nil {
+		return nil, err
+	}
+	rng := rand.New(rand.NewPCG(e.Seed, 0x5eed))
+	var plans []BootPlan
+	rounds := max(e.Preset.WallBoots, e.Preset.ICountBoots)
+	for r := range rounds {
+		for _, m := range []struct {
+			mode  Mode
+			boots int
+		}{{ModeWall, e.Preset.WallBoots}, {ModeICount, e.Preset.ICountBoots}} {
+			if r >= m.boots {
+				continue
+			}
+			for _, ki := range rng.Perm(len(e.Kernels)) {
+				plans = append(plans, BootPlan{Index: len(plans), Kernel: e.Kernels[ki].Name, Mode: m.mode,
+					Steps: e.bootSteps(rng)})
+			}
+		}
+	}
+	return plans, nil
+}
+
+func (e *Experiment) bootSteps(rng *rand.Rand) []Step {
+	drv := e.drivers()
+	var steps []Step
+	for _, wi := range rng.Perm(len(e.Preset.Workloads)) {
+		w := e.Preset.Workloads[wi]
+		first := rng.IntN(len(drv))
+		for run := range e.Preset.Warmup + e.Preset.Runs {
+			for j := range drv {
+				// Rotate the order each run: A B, B A, A B ...
+				k := (first + j) % len(drv)
+				if run%2 == 1 {
+					k = (first + len(drv) - 1 - j) % len(drv)
+				}
+				steps = append(steps, Step{Workload: w.Name(), Driver: drv[k], Run: run, Warmup: run < e.Preset.Warmup})
+			}
+		}
+	}
+	return steps
+}
+
+// workloadFor returns the workload to run for a step in a mode: under
+// icount the preset's shorter icount runtime and ramp apply.
+func (e *Experiment) workloadFor(name string, m Mode) (Workload, error) {
+	for _, w := range e.Preset.Workloads {
+		if w.Name() == name {
+			if m == ModeICount && e.Preset.ICountRuntime > 0 {
+				w.Runtime, w.Ramp = e.Preset.ICountRuntime, e.Preset.ICountRamp
+			}
+			return w, nil
+		}
+	}
+	return Workload{}, fmt.Errorf("bench: no workload %q in preset %q", name, e.Preset.Name)
+}
+
+// estimates are rough wall-time costs of a boot (without its runs) and of
+// one step, used for the progress estimate, scaled by the real pace as the
+// experiment goes.
+func (e *Experiment) bootEstimate(m Mode) time.Duration {
+	if m == ModeICount {
+		return 30 * time.Second
+	}
+	return 8 * time.Second
+}
+
+func (e *Experiment) stepEstimate(s Step, m Mode) time.Duration {
+	w, err := e.workloadFor(s.Workload, m)
+	if err != nil {
+		return 0
+	}
+	slow := time.Duration(1)
+	if m == ModeICount {
+		slow = 5
+	}
+	return slow*(w.Runtime+w.Ramp) + time.Second
+}
+
+// Run executes the schedule. It returns the results gathered so far even
+// when it fails (Complete false, Error set), so they can be saved.
+func (e *Experiment) Run(ctx context.Context) (*Results, error) {
+	log := e.Log
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	plans, err := e.Schedule()
+	if err != nil {
+		return nil, err
+	}
+	if e.Boot == nil {
+		return nil, errors.New("bench: experiment has no Boot function")
+	}
+	cpus := e.GuestCPUs
+	if cpus == 0 {
+		cpus = 1
+	}
+	res := &Results{Format: ResultsFormat, Preset: e.Preset, Seed: e.Seed, Started: time.Now().UTC(),
+		GuestCPUs: cpus, Schedule: plans}
+	for _, k := range e.Kernels {
+		km, err := DescribeKernel(k)
+		if err != nil {
+			log.Warn("kernel metadata", "kernel", k.Name, "err", err)
+		}
+		res.Kernels = append(res.Kernels, km)
+	}
+	var total, done int
+	var estTotal time.Duration
+	for _, p := range plans {
+		total += len(p.Steps)
+		estTotal += e.bootEstimate(p.Mode)
+		for _, st := range p.Steps {
+			estTotal += e.stepEstimate(st, p.Mode)
+		}
+	}
+	start := time.Now()
+	var estDone time.Duration
+	report := func(boot int, msg string) {
+		if e.Progress == nil {
+			return
+		}
+		el := time.Since(start)
+		rem := estTotal - estDone
+		if estDone > 0 {
+			// Scale the remaining estimate by how fast we really are.
+			rem = time.Duration(float64(rem) * float64(el) / float64(estDone))
+		}
+		e.Progress(Progress{Boot: boot, Boots: len(plans), Done: done, Total: total, Elapsed: el, Remaining: rem, Message: msg})
+	}
+	fail := func(err error) (*Results, error) {
+		res.Finished = time.Now().UTC()
+		res.Error = err.Error()
+		return res, err
+	}
+	for _, p := range plans {
+		var kernel KernelArm
+		for _, k := range e.Kernels {
+			if k.Name == p.Kernel {
+				kernel = k
+			}
+		}
+		report(p.Index+1, fmt.Sprintf("booting %s (%s)", p.Kernel, p.Mode))
+		estDone += e.bootEstimate(p.Mode)
+		rec, err := e.runBoot(ctx, log, p, kernel, cpus, func(st Step, msg string) {
+			done++
+			estDone += e.stepEstimate(st, p.Mode)
+			report(p.Index+1, msg)
+		})
+		if rec != nil {
+			res.Boots = append(res.Boots, *rec)
+			for i := range res.Kernels {
+				if res.Kernels[i].Name == p.Kernel && rec.GuestRelease != "" {
+					res.Kernels[i].Release = rec.GuestRelease
+				}
+			}
+		}
+		if err != nil {
+			return fail(fmt.Errorf("bench: boot %d (%s, %s): %w", p.Index, p.Kernel, p.Mode, err))
+		}
+	}
+	res.Finished = time.Now().UTC()
+	res.Complete = true
+	report(len(plans), "done")
+	return res, nil
+}
+
+func (e *Experiment) runBoot(ctx context.Context, log *slog.Logger, p BootPlan, k KernelArm, cpus int, stepDone func(Step, string)) (rec *BootRecord, err error) {
+	t0 := time.Now()
+	b, err := e.Boot(ctx, BootRequest{Index: p.Index, Kernel: k, Mode: p.Mode})
+	if err != nil {
+		return nil, err
+	}
+	rec = &BootRecord{Index: p.Index, Kernel: p.Kernel, Mode: p.Mode, Accel: b.Accel, QEMUArgv: b.QEMUArgv, Started: t0.UTC(),
+		BootSeconds: b.BootTime.Seconds(), GuestUptimeSeconds: b.GuestUptime.Seconds()}
+	defer func() {
+		if b.Stop != nil {
+			// Stop even when ctx is cancelled: never leave a QEMU behind.
+			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+			defer cancel()
+			if serr := b.Stop(sctx); serr != nil && err == nil {
+				err = fmt.Errorf("stop: %w", serr)
+			}
+		}
+		rec.WallSeconds = time.Since(t0).Seconds()
+	}()
+	g := b.Guest
+	id, err := readGuestFile(ctx, g, "/proc/sys/kernel/random/boot_id")
+	if err != nil {
+		return rec, err
+	}
+	rec.BootID = id
+	if rec.GuestRelease, err = readGuestFile(ctx, g, "/proc/sys/kernel/osrelease"); err != nil {
+		return rec, err
+	}
+	log.Info("booted", "index", p.Index, "kernel", p.Kernel, "mode", p.Mode, "boot_id", id, "release", rec.GuestRelease)
+	devs := map[Driver]Device{}
+	for _, d := range e.drivers() {
+		dev := DefaultDevice(d)
+		if err := dev.Setup(ctx, g); err != nil {
+			return rec, err
+		}
+		devs[d] = dev
+	}
+	for _, s := range p.Steps {
+		w, err := e.workloadFor(s.Workload, p.Mode)
+		if err != nil {
+			return rec, err
+		}
+		dev := devs[s.Driver]
+		if err := dev.Check(ctx, g); err != nil {
+			return rec, err
+		}
+		ts := time.Now()
+		r, err := g.Exec(ctx, append([]string{"fio"}, w.FioArgs(dev.Path())...)...)
+		if err != nil {
+			return rec, fmt.Errorf("fio %s on %s: %w", w.Name(), dev.Path(), err)
+		}
+		fr, err := checkFioRun(w.Name(), r.ExitCode, r.Stdout, r.Stderr)
+		if err != nil {
+			return rec, fmt.Errorf("%s on %s: %w", w.Name(), dev.Path(), err)
+		}
+		smp := Sample{Workload: s.Workload, Driver: s.Driver, Run: s.Run, Warmup: s.Warmup, IOPS: fr.IOPS,
+			BWBytes: fr.BWBytes, TotalIOs: fr.TotalIOs, RuntimeMS: fr.RuntimeMS, LatencyNS: fr.LatencyNS,
+			WallSeconds: time.Since(ts).Seconds()}
+		if p.Mode == ModeICount {
+			smp.InstrPerIO = float64(cpus) * 1e9 / fr.IOPS
+		}
+		rec.Samples = append(rec.Samples, smp)
+		log.Info("run", "boot", p.Index, "workload", s.Workload, "driver", s.Driver, "run", s.Run, "warmup", s.Warmup, "iops", fr.IOPS)
+		stepDone(s, fmt.Sprintf("%s %s %s run %d: %.0f IOPS", p.Kernel, s.Driver, s.Workload, s.Run, fr.IOPS))
+	}
+	for _, d := range e.drivers() {
+		if err := devs[d].Teardown(ctx, g); err != nil {
+			return rec, err
+		}
+	}
+	return rec, nil
+}
+
+func readGuestFile(ctx context.Context, g Guest, path string) (string, error) {
+	r, err := g.Exec(ctx, "sh", "-c", "read v < "+path+" && echo \"$v\"")
+	if err != nil {
+		return "", fmt.Errorf("read %s: %w", path, err)
+	}
+	if r.ExitCode != 0 {
+		return "", fmt.Errorf("read %s: exit %d: %s", path, r.ExitCode, tail(r.Stderr, 200))
+	}
+	return strings.TrimSpace(string(r.Stdout)), nil
+}

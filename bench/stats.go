@@ -1,0 +1,442 @@
+package bench
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"sort"
+)
+
+// Mean returns the arithmetic mean of xs (NaN when empty).
+func Mean(xs []float64) float64 {
+	if len(xs) == 0 {
+		return math.NaN()
+	}
+	s := 0.0
+	for _, x := range xs {
+		s += x
+	}
+	return s / float64(len(xs))
+}
+
+// Median returns the median of xs (NaN when empty).
+func Median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return math.NaN()
+	}
+	s := append([]float64(nil), xs...)
+	sort.Float64s(s)
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
+}
+
+// stddev is the sample standard deviation (0 for fewer than 2 values).
+func stddev(xs []float64) float64 {
+	if len(xs) < 2 {
+		return 0
+	}
+	m := Mean(xs)
+	s := 0.0
+	for _, x := range xs {
+		s += (x - m) * (x - m)
+	}
+	return math.Sqrt(s / float64(len(xs)-1))
+}
+
+// Interval is the estimate of a ratio B/A between two arms with its
+// confidence interval.
+type Interval struct {
+	Ratio, Lo, Hi float64
+	Confidence    float64
+	BootsA        int // boots (top-level units) behind each arm
+	BootsB        int
+	Paired        bool
+}
+
+// HalfWidth is half the interval's width relative to the estimate
+// (0.01 = +-1%).
+func (iv Interval) HalfWidth() float64 { return (iv.Hi - iv.Lo) / 2 / iv.Ratio }
+
+// Contains reports whether x lies in the interval.
+func (iv Interval) Contains(x float64) bool { return iv.Lo <= x && x <= iv.Hi }
+
+// BootstrapOptions tunes RatioCI. The zero value is 95%, 2000 resamples,
+// seed 1.
+type BootstrapOptions struct {
+	Confidence float64 // 0 means 0.95
+	Resamples  int     // 0 means 2000
+	Seed       uint64  // the resampling is deterministic for a seed
+}
+
+// ErrTooFewBoots is returned when an arm has fewer than two boots: with
+// one boot there is no estimate of the boot-to-boot variation.
+var ErrTooFewBoots = errors.New("bench: need at least 2 boots per arm for an interval")
+
+// RatioCI estimates mean(B)/mean(A), where a and b hold one slice of runs
+// per boot, and gives a confidence interval that respects the boot level:
+// each arm's value is the mean of its boot means, and the bootstrap
+// resamples boots, never single runs, so runs that cluster by boot do not
+// pass for independent evidence. Paired (a[i] and b[i] from the same boot)
+// resamples boot indices jointly; it needs len(a) == len(b).
+//
+// The percentile interval of a bootstrap over few units is too narrow; it
+// is widened about the estimate by sqrt(n/(n-1)) * t(n-1)/z (Hesterberg's
+// "expanded percentile" correction), n being the fewer boots of the two
+// arms. Coverage is checked by simulation in the tests.
+func RatioCI(a, b [][]float64, paired bool, opts BootstrapOptions) (Interval, error) {
+	conf := opts.Confidence
+	if conf == 0 {
+		conf = 0.95
+	}
+	if !(conf > 0 && conf < 1) {
+		return Interval{}, fmt.Errorf("bench: confidence %v not in (0,1)", conf)
+	}
+	nres := opts.Resamples
+	if nres <= 0 {
+		nres = 2000
+	}
+	ma, err := bootMeans(a)
+	if err != nil {
+		return Interval{}, err
+	}
+	mb, err := bootMeans(b)
+	if err != nil {
+		return Interval{}, err
+	}
+	if len(ma) < 2 || len(mb) < 2 {
+		return Interval{}, ErrTooFewBoots
+	}
+	if paired && len(ma) != len(mb) {
+		return Interval{}, fmt.Errorf("bench: paired ratio with %d and %d boots", len(ma), len(mb))
+	}
+	est := Mean(mb) / Mean(ma)
+	if math.IsNaN(est) || math.IsInf(est, 0) || est <= 0 {
+		return Interval{}, fmt.Errorf("bench: ratio %v: arms must be positive", est)
+	}
+	rng := rand.New(rand.NewPCG(opts.Seed, 0x9e3779b97f4a7c15))
+	rs := make([]float64, nres)
+	for k := range rs {
+		var sa, sb float64
+		if paired {
+			for range ma {
+				i := rng.IntN(len(ma))
+				sa += ma[i]
+				sb += mb[i]
+			}
+		} else {
+			for range ma {
+				sa += ma[rng.IntN(len(ma))]
+			}
+			for range mb {
+				sb += mb[rng.IntN(len(mb))]
+			}
+			sa /= float64(len(ma))
+			sb /= float64(len(mb))
+		}
+		rs[k] = sb / sa
+	}
+	sort.Float64s(rs)
+	alpha := 1 - conf
+	lo, hi := quantileSorted(rs, alpha/2), quantileSorted(rs, 1-alpha/2)
+	n := min(len(ma), len(mb))
+	z := normalQuantile(1 - alpha/2)
+	f := math.Sqrt(float64(n)/float64(n-1)) * tQuantile(1-alpha/2, float64(n-1)) / z
+	return Interval{Ratio: est, Lo: est + f*(lo-est), Hi: est + f*(hi-est), Confidence: conf,
+		BootsA: len(ma), BootsB: len(mb), Paired: paired}, nil
+}
+
+func bootMeans(g [][]float64) ([]float64, error) {
+	var ms []float64
+	for i, runs := range g {
+		if len(runs) == 0 {
+			continue
+		}
+		m := Mean(runs)
+		if math.IsNaN(m) || math.IsInf(m, 0) {
+			return nil, fmt.Errorf("bench: boot %d: mean %v", i, m)
+		}
+		ms = append(ms, m)
+	}
+	return ms, nil
+}
+
+func quantileSorted(s []float64, p float64) float64 {
+	if len(s) == 0 {
+		return math.NaN()
+	}
+	h := p * float64(len(s)-1)
+	i := int(math.Floor(h))
+	if i >= len(s)-1 {
+		return s[len(s)-1]
+	}
+	return s[i] + (h-float64(i))*(s[i+1]-s[i])
+}
+
+// normalQuantile is the standard normal quantile (Acklam's algorithm,
+// relative error < 1.2e-9).
+func normalQuantile(p float64) float64 {
+	a := [...]float64{-3.969683028665376e+01, 2.209460984245205e+02, -2.759285104469687e+02, 1.383577518672690e+02, -3.066479806614716e+01, 2.506628277459239e+00}
+	b := [...]float64{-5.447609879822406e+01, 1.615858368580409e+02, -1.556989798598866e+02, 6.680131188771972e+01, -1.328068155288572e+01}
+	c := [...]float64{-7.784894002430293e-03, -3.223964580411365e-01, -2.400758277161838e+00, -2.549732539343734e+00, 4.374664141464968e+00, 2.938163982698783e+00}
+	d := [...]float64{7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e+00, 3.754408661907416e+00}
+	const plow = 0.02425
+	switch {
+	case p <= 0:
+		return math.Inf(-1)
+	case p >= 1:
+		return math.Inf(1)
+	case p < plow:
+		q := math.Sqrt(-2 * math.Log(p))
+		return (((((c[0]*q+c[1])*q+c[2])*q+c[3])*q+c[4])*q + c[5]) / ((((d[0]*q+d[1])*q+d[2])*q+d[3])*q + 1)
+	case p > 1-plow:
+		q := math.Sqrt(-2 * math.Log(1-p))
+		return -(((((c[0]*q+c[1])*q+c[2])*q+c[3])*q+c[4])*q + c[5]) / ((((d[0]*q+d[1])*q+d[2])*q+d[3])*q + 1)
+	}
+	q := p - 0.5
+	r := q * q
+	return (((((a[0]*r+a[1])*r+a[2])*r+a[3])*r+a[4])*r + a[5]) * q / (((((b[0]*r+b[1])*r+b[2])*r+b[3])*r+b[4])*r + 1)
+}
+
+// tCDF is Student's t distribution function with df degrees of freedom,
+// through the regularized incomplete beta function.
+func tCDF(t, df float64) float64 {
+	x := df / (df + t*t)
+	ib := 0.5 * regIncBeta(df/2, 0.5, x)
+	if t > 0 {
+		return 1 - ib
+	}
+	return ib
+}
+
+// tQuantile inverts tCDF by bisection (p in (0.5, 1)).
+func tQuantile(p, df float64) float64 {
+	lo, hi := 0.0, 1.0
+	for tCDF(hi, df) < p {
+		hi *= 2
+		if hi > 1e12 {
+			return math.Inf(1)
+		}
+	}
+	for i := 0; i < 200 && hi-lo > 1e-12*hi; i++ {
+		m := (lo + hi) / 2
+		if tCDF(m, df) < p {
+			lo = m
+		} else {
+			hi = m
+		}
+	}
+	return (lo + hi) / 2
+}
+
+// regIncBeta is I_x(a, b) by Lentz's continued fraction (Numerical
+// Recipes' betacf).
+func regIncBeta(a, b, x float64) float64 {
+	if x <= 0 {
+		return 0
+	}
+	if x >= 1 {
+		return 1
+	}
+	la, _ := math.Lgamma(a + b)
+	lb, _ := math.Lgamma(a)
+	lc, _ := math.Lgamma(b)
+	front := math.Exp(la - lb - lc + a*math.Log(x) + b*math.Log(1-x))
+	if x > (a+1)/(a+b+2) {
+		return 1 - regIncBeta(b, a, 1-x)
+	}
+	const tiny = 1e-300
+	f, c, d := 1.0, 1.0, 0.0
+	for i := 0; i <= 400; i++ {
+		m := float64(i / 2)
+		var num float64
+		switch {
+		case i == 0:
+			num = 1
+		case i%2 == 0:
+			num = m * (b - m) * x / ((a + 2*m - 1) * (a + 2*m))
+		default:
+			num = -(a + m) * (a + b + m) * x / ((a + 2*m) * (a + 2*m + 1))
+		}
+		d = 1 + num*d
+		if math.Abs(d) < tiny {
+			d = tiny
+		}
+		d = 1 / d
+		c = 1 + num/c
+		if math.Abs(c) < tiny {
+			c = tiny
+		}
+		cd := c * d
+		f *= cd
+		if math.Abs(1-cd) < 1e-14 {
+			break
+		}
+	}
+	return front * (f - 1) / a
+}
+
+// Modality is the result of the bimodality check.
+type Modality struct {
+	Multimodal bool
+	// Gap is the widest empty interval between sorted samples, and
+	// Split the value where it starts; Low and High count the samples on
+	// each side.
+	Gap, Split float64
+	Low, High  int
+}
+
+// CheckModality flags samples that fall into two separated clusters: the
+// sorted samples are split at their widest gap, and the sample is called
+// multimodal when each side holds at least 20% of the samples (and at
+// least 2) and the gap is wider than twice the larger of the two sides'
+// standard deviations, and than 0.2% of the median (smaller gaps cannot
+// matter for the 2% and 5% questions, and icount samples that agree to
+// 0.001% would otherwise split on rounding). One unimodal cluster
+// practically never has such a gap away from its tails (inner gaps shrink
+// like 1/n); two clusters that differ by one boot's worth of throughput
+// do. It needs at least 6 samples.
+func CheckModality(xs []float64) Modality {
+	if len(xs) < 6 {
+		return Modality{}
+	}
+	s := append([]float64(nil), xs...)
+	sort.Float64s(s)
+	minSide := max(2, int(math.Ceil(0.2*float64(len(s)))))
+	best := Modality{}
+	for i := minSide; i <= len(s)-minSide; i++ {
+		if g := s[i] - s[i-1]; g > best.Gap {
+			best = Modality{Gap: g, Split: s[i-1], Low: i, High: len(s) - i}
+		}
+	}
+	if best.Low == 0 {
+		return Modality{}
+	}
+	spread := max(stddev(s[:best.Low]), stddev(s[best.Low:]))
+	best.Multimodal = best.Gap > 2*spread && best.Gap > 0.002*math.Abs(Median(s))
+	return best
+}
+
+// UTest is a two-sided Mann-Whitney U test between two arms.
+type UTest struct {
+	U        float64 // U statistic of the first sample
+	P        float64
+	N1, N2   int
+	Exact    bool     // exact distribution (no ties, small samples), else normal approximation
+	Warnings []string // e.g. too few samples for significance at 0.05
+}
+
+// MannWhitney compares a and b with a two-sided Mann-Whitney U test: the
+// exact distribution of U when there are no ties and n1*n2 <= 2500, the
+// normal approximation with tie and continuity corrections otherwise. As
+// benchstat does, it warns when the samples are too few for any result to
+// reach p < 0.05. (golang.org/x/perf/benchmath would be the reference
+// implementation, but its dependency github.com/aclements/go-moremath is
+// not in this module's go.sum.)
+func MannWhitney(a, b []float64) UTest {
+	n1, n2 := len(a), len(b)
+	u := UTest{N1: n1, N2: n2, P: 1}
+	if n1 == 0 || n2 == 0 {
+		u.Warnings = append(u.Warnings, "empty sample")
+		return u
+	}
+	type obs struct {
+		v     float64
+		first bool
+	}
+	all := make([]obs, 0, n1+n2)
+	for _, x := range a {
+		all = append(all, obs{x, true})
+	}
+	for _, x := range b {
+		all = append(all, obs{x, false})
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i].v < all[j].v })
+	r1, tieSum, ties := 0.0, 0.0, false
+	for i := 0; i < len(all); {
+		j := i
+		for j < len(all) && all[j].v == all[i].v {
+			j++
+		}
+		rank := float64(i+j+1) / 2 // ranks i+1..j
+		for k := i; k < j; k++ {
+			if all[k].first {
+				r1 += rank
+			}
+		}
+		if t := float64(j - i); t > 1 {
+			ties = true
+			tieSum += t*t*t - t
+		}
+		i = j
+	}
+	u.U = r1 - float64(n1*(n1+1))/2
+	// Smallest two-sided p any outcome could give.
+	if minP := 2 / binom(n1+n2, n1); minP > 0.05 {
+		u.Warnings = append(u.Warnings, fmt.Sprintf("need more samples for significance at alpha=0.05 (%d and %d give p >= %.2g)", n1, n2, minP))
+	}
+	if !ties && n1*n2 <= 2500 {
+		u.Exact = true
+		u.P = exactUP(u.U, n1, n2)
+		return u
+	}
+	N := float64(n1 + n2)
+	mu := float64(n1*n2) / 2
+	sigma := math.Sqrt(float64(n1*n2) / 12 * (N + 1 - tieSum/(N*(N-1))))
+	if sigma == 0 {
+		return u // all values equal
+	}
+	z := (math.Abs(u.U-mu) - 0.5) / sigma
+	if z < 0 {
+		z = 0
+	}
+	u.P = math.Min(1, math.Erfc(z/math.Sqrt2))
+	return u
+}
+
+// exactUP is the two-sided p-value of U under the null hypothesis, from
+// the exact distribution of U (counts of arrangements by DP).
+func exactUP(uStat float64, n1, n2 int) float64 {
+	// f[i][j][u]: arrangements of i and j with statistic u; roll over i.
+	maxU := n1 * n2
+	prev := make([][]float64, n2+1)
+	for j := range prev {
+		prev[j] = make([]float64, maxU+1)
+		prev[j][0] = 1 // i = 0: U = 0
+	}
+	for i := 1; i <= n1; i++ {
+		cur := make([][]float64, n2+1)
+		cur[0] = make([]float64, maxU+1)
+		cur[0][0] = 1
+		for j := 1; j <= n2; j++ {
+			cur[j] = make([]float64, maxU+1)
+			for k := 0; k <= i*j; k++ {
+				// Largest element from the first sample: it beats all j.
+				if k >= j {
+					cur[j][k] += prev[j][k-j]
+				}
+				cur[j][k] += cur[j-1][k]
+			}
+		}
+		prev = cur
+	}
+	dist := prev[n2]
+	total := binom(n1+n2, n1)
+	lo := math.Min(uStat, float64(maxU)-uStat)
+	c := 0.0
+	for k := 0; k <= maxU && float64(k) <= lo+1e-9; k++ {
+		c += dist[k]
+	}
+	return math.Min(1, 2*c/total)
+}
+
+func binom(n, k int) float64 {
+	r := 1.0
+	for i := 1; i <= k; i++ {
+		r = r * float64(n-k+i) / float64(i)
+	}
+	return r
+}

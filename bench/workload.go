@@ -1,0 +1,219 @@
+package bench
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Pattern is fio's rw= access pattern.
+type Pattern string
+
+// The access patterns of the published fio matrix.
+const (
+	RandRead  Pattern = "randread"
+	RandWrite Pattern = "randwrite"
+)
+
+// Workload is one fio job, as typed values. Its zero value is not runnable;
+// start from PublishedWorkload or a preset and change what you need.
+type Workload struct {
+	Pattern   Pattern
+	BlockSize int           // bytes (fio bs=)
+	IODepth   int           // fio iodepth=
+	NumJobs   int           // fio numjobs=; 0 means 1
+	Runtime   time.Duration // fio runtime= (time_based); at least 1 ms
+	Ramp      time.Duration // fio ramp_time=; 0 means none
+
+	// GTODReduce sets gtod_reduce=1 as the published set does: fio stops
+	// timing each I/O, so latency percentiles are not reported.
+	GTODReduce bool
+}
+
+// PublishedWorkload returns the workload of the published fio matrix with
+// the given pattern, block size, depth and job count (runtime 30 s, ramp
+// 10 s, gtod_reduce on).
+func PublishedWorkload(p Pattern, bs, iodepth, numjobs int) Workload {
+	return Workload{Pattern: p, BlockSize: bs, IODepth: iodepth, NumJobs: numjobs,
+		Runtime: 30 * time.Second, Ramp: 10 * time.Second, GTODReduce: true}
+}
+
+// Name is a stable identifier such as "randread-4k-qd32-nj1", used as a key
+// in results and as the wl= key of benchmark lines.
+func (w Workload) Name() string {
+	nj := w.NumJobs
+	if nj == 0 {
+		nj = 1
+	}
+	return fmt.Sprintf("%s-%s-qd%d-nj%d", w.Pattern, sizeString(w.BlockSize), w.IODepth, nj)
+}
+
+// Validate reports what makes w unrunnable.
+func (w Workload) Validate() error {
+	switch w.Pattern {
+	case RandRead, RandWrite, "read", "write":
+	default:
+		return fmt.Errorf("bench: workload: unknown pattern %q (want randread or randwrite)", w.Pattern)
+	}
+	if w.BlockSize < 512 || w.BlockSize%512 != 0 {
+		return fmt.Errorf("bench: workload %s: block size %d is not a positive multiple of 512", w.Name(), w.BlockSize)
+	}
+	if w.IODepth < 1 {
+		return fmt.Errorf("bench: workload %s: iodepth %d < 1", w.Name(), w.IODepth)
+	}
+	if w.NumJobs < 0 {
+		return fmt.Errorf("bench: workload %s: numjobs %d < 0", w.Name(), w.NumJobs)
+	}
+	if w.Runtime < time.Millisecond {
+		return fmt.Errorf("bench: workload %s: runtime %v < 1ms", w.Name(), w.Runtime)
+	}
+	if w.Ramp < 0 {
+		return fmt.Errorf("bench: workload %s: negative ramp %v", w.Name(), w.Ramp)
+	}
+	return nil
+}
+
+// FioArgs returns fio's argv (without "fio") running w against the block
+// device dev, with the published fio-matrix options and JSON+ output.
+func (w Workload) FioArgs(dev string) []string {
+	nj := w.NumJobs
+	if nj == 0 {
+		nj = 1
+	}
+	args := []string{
+		"--name=" + w.Name(),
+		"--filename=" + dev,
+		"--ioengine=io_uring",
+		"--direct=1",
+		"--rw=" + string(w.Pattern),
+		"--bs=" + strconv.Itoa(w.BlockSize),
+		"--iodepth=" + strconv.Itoa(w.IODepth),
+		"--numjobs=" + strconv.Itoa(nj),
+		"--time_based",
+		"--runtime=" + fioDuration(w.Runtime),
+	}
+	if w.Ramp > 0 {
+		args = append(args, "--ramp_time="+fioDuration(w.Ramp))
+	}
+	if w.GTODReduce {
+		args = append(args, "--gtod_reduce=1")
+	}
+	args = append(args,
+		"--clocksource=cpu",
+		"--fixedbufs=1",
+		"--registerfiles=1",
+		"--nonvectored=1",
+		"--norandommap",
+		"--random_generator=lfsr",
+		"--cpus_allowed_policy=split",
+		"--group_reporting",
+		"--output-format=json+",
+	)
+	return args
+}
+
+// fioDuration formats d for fio, which takes a unit suffix.
+func fioDuration(d time.Duration) string {
+	if d%time.Second == 0 {
+		return strconv.FormatInt(int64(d/time.Second), 10) + "s"
+	}
+	return strconv.FormatInt(int64(d/time.Millisecond), 10) + "ms"
+}
+
+func sizeString(b int) string {
+	switch {
+	case b >= 1<<20 && b%(1<<20) == 0:
+		return strconv.Itoa(b>>20) + "m"
+	case b >= 1<<10 && b%(1<<10) == 0:
+		return strconv.Itoa(b>>10) + "k"
+	}
+	return strconv.Itoa(b)
+}
+
+// Preset is a named set of workloads plus how many boots and runs measure
+// them.
+type Preset struct {
+	Name      string
+	Workloads []Workload
+
+	// WallBoots and ICountBoots are the boots per kernel under plain TCG
+	// (wall-clock IOPS) and under -icount (instructions per I/O).
+	WallBoots, ICountBoots int
+	// Runs is the measured runs per driver and workload in one boot, and
+	// Warmup the runs before them that are discarded.
+	Runs, Warmup int
+	// ICountRuntime and ICountRamp replace the workloads' runtime and
+	// ramp under -icount, where one guest second costs ~10 s of wall
+	// time and the run-to-run spread is below 0.1%.
+	ICountRuntime, ICountRamp time.Duration
+}
+
+// PresetNames returns the names PresetByName accepts.
+func PresetNames() []string { return []string{"quick", "default", "published"} }
+
+// UnknownPresetError is returned for a preset name that does not exist.
+type UnknownPresetError struct{ Name string }
+
+func (e *UnknownPresetError) Error() string {
+	return fmt.Sprintf("bench: unknown preset %q (want one of %s)", e.Name, strings.Join(PresetNames(), ", "))
+}
+
+// PresetByName returns the quick, default or published preset.
+func PresetByName(name string) (Preset, error) {
+	switch name {
+	case "quick":
+		return QuickPreset(), nil
+	case "default", "":
+		return DefaultPreset(), nil
+	case "published":
+		return PublishedPreset(), nil
+	}
+	return Preset{}, &UnknownPresetError{Name: name}
+}
+
+// PublishedPreset is the published fio matrix: randread/randwrite x
+// iodepth {1,8,32,128} x bs {4k,32k,256k,1m,16m} x numjobs {1,2,6}, 120
+// workloads of 30 s after a 10 s ramp. On this machine it takes days.
+func PublishedPreset() Preset {
+	var wls []Workload
+	for _, p := range []Pattern{RandRead, RandWrite} {
+		for _, qd := range []int{1, 8, 32, 128} {
+			for _, bs := range []int{4 << 10, 32 << 10, 256 << 10, 1 << 20, 16 << 20} {
+				for _, nj := range []int{1, 2, 6} {
+					wls = append(wls, PublishedWorkload(p, bs, qd, nj))
+				}
+			}
+		}
+	}
+	return Preset{Name: "published", Workloads: wls, WallBoots: 10, ICountBoots: 2, Runs: 4, Warmup: 1,
+		ICountRuntime: 3 * time.Second, ICountRamp: time.Second}
+}
+
+// DefaultPreset is a handful of workloads that finish in minutes under TCG:
+// 4k random reads and writes at depth 32 and 1, 5 s runs.
+func DefaultPreset() Preset {
+	short := func(p Pattern, bs, qd int) Workload {
+		w := PublishedWorkload(p, bs, qd, 1)
+		w.Runtime, w.Ramp = 4*time.Second, time.Second
+		return w
+	}
+	return Preset{Name: "default",
+		Workloads: []Workload{
+			short(RandRead, 4<<10, 32),
+			short(RandWrite, 4<<10, 32),
+			short(RandRead, 4<<10, 1),
+		},
+		WallBoots: 3, ICountBoots: 2, Runs: 3, Warmup: 1,
+		ICountRuntime: 500 * time.Millisecond, ICountRamp: 200 * time.Millisecond}
+}
+
+// QuickPreset is the CI preset: one real workload (4k random reads, depth
+// 32), short runs, two boots per kernel and measure.
+func QuickPreset() Preset {
+	w := PublishedWorkload(RandRead, 4<<10, 32, 1)
+	w.Runtime, w.Ramp = 2*time.Second, 500*time.Millisecond
+	return Preset{Name: "quick", Workloads: []Workload{w},
+		WallBoots: 2, ICountBoots: 2, Runs: 2, Warmup: 1,
+		ICountRuntime: 300 * time.Millisecond, ICountRamp: 100 * time.Millisecond}
+}

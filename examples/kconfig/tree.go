@@ -1,0 +1,234 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/rflkit/rflkit/kconfig"
+	"github.com/rflkit/rflkit/toolchain"
+)
+
+// treeCommands returns the subcommands that read the Kconfig tree (the
+// language layer of package kconfig). They are added to the table built
+// by commands, next to fileCommands.
+func treeCommands() map[string]command {
+	cmds := map[string]command{
+		"olddefconfig": {
+			usage:   "-src TREE [-arch ARCH] -config IN [-o OUT]",
+			summary: "make olddefconfig: IN with every other symbol at its default (OUT defaults to IN)",
+			run:     runOldDefconfig,
+		},
+		"savedefconfig": {
+			usage:   "-src TREE [-arch ARCH] -config IN [-o OUT]",
+			summary: "make savedefconfig: the minimal defconfig for IN (stdout without -o)",
+			run:     runSavedefconfig,
+		},
+		"explain": {
+			usage:   "-src TREE [-arch ARCH] -config IN SYM[=VAL]",
+			summary: "why SYM does not get VAL (y by default) after olddefconfig, and what would make it",
+			run:     runExplain,
+		},
+	}
+	for name, mode := range map[string]kconfig.AllMode{
+		"alldefconfig": kconfig.AllDef, "allnoconfig": kconfig.AllNo,
+		"allyesconfig": kconfig.AllYes, "allmodconfig": kconfig.AllMod,
+	} {
+		cmds[name] = command{
+			usage:   "-src TREE [-arch ARCH] [-config ALLCONFIG] -o OUT",
+			summary: "make " + name + " (ALLCONFIG is KCONFIG_ALLCONFIG)",
+			run: func(ctx context.Context, e *env, args []string) error {
+				return runAllConfig(ctx, e, name, mode, args)
+			},
+		}
+	}
+	return cmds
+}
+
+// treeFlags are the flags every tree subcommand takes.
+type treeFlags struct {
+	src, arch, config, out, cache string
+	vars                          varsFlag
+	noDetect, noMacroCache        bool
+}
+
+// varsFlag collects repeated -var NAME=VALUE flags.
+type varsFlag map[string]string
+
+func (v varsFlag) String() string {
+	var s []string
+	for k, x := range v {
+		s = append(s, k+"="+x)
+	}
+	sort.Strings(s)
+	return strings.Join(s, " ")
+}
+
+func (v varsFlag) Set(s string) error {
+	k, x, ok := strings.Cut(s, "=")
+	if !ok || k == "" {
+		return fmt.Errorf("want NAME=VALUE, got %q", s)
+	}
+	v[k] = x
+	return nil
+}
+
+func newTreeFlags(e *env, name, args string) (*flag.FlagSet, *treeFlags) {
+	fs := newFlags(e, name, args)
+	f := &treeFlags{vars: varsFlag{}}
+	fs.StringVar(&f.src, "src", "", "kernel source tree (required)")
+	fs.StringVar(&f.arch, "arch", "", "ARCH (default: the host's)")
+	fs.StringVar(&f.config, "config", "", "input .config")
+	fs.StringVar(&f.out, "o", "", "output file")
+	fs.StringVar(&f.cache, "cache", "", "rflkit cache directory (default $RFLKIT_CACHE_DIR or ~/.cache/rflkit)")
+	fs.Var(f.vars, "var", "make variable NAME=VALUE (repeatable); replaces the toolchain doctor's choice")
+	fs.BoolVar(&f.noDetect, "no-detect", false, "do not run the toolchain doctor (use only -var)")
+	fs.BoolVar(&f.noMacroCache, "no-macro-cache", false, "do not cache $(shell) results on disk")
+	return fs, f
+}
+
+// load runs the toolchain doctor (unless told otherwise) and reads the
+// Kconfig tree with its make variables.
+func (f *treeFlags) load(ctx context.Context, e *env) (*kconfig.Tree, error) {
+	if f.src == "" {
+		return nil, errors.New("-src is required")
+	}
+	vars := map[string]string{}
+	fingerprint := ""
+	if !f.noDetect && len(f.vars) == 0 {
+		rep, err := toolchain.Detect(ctx, toolchain.Options{SrcDir: f.src, Arch: f.arch})
+		if err != nil {
+			return nil, fmt.Errorf("toolchain doctor: %w (pass -var NAME=VALUE or -no-detect)", err)
+		}
+		for k, v := range rep.MakeVars {
+			vars[k] = v
+		}
+		fingerprint = rep.Fingerprint
+	}
+	for k, v := range f.vars {
+		vars[k] = v
+	}
+	return kconfig.Load(ctx, kconfig.LoadOptions{
+		SrcDir: f.src, Arch: f.arch, MakeVars: vars, CacheDir: f.cache,
+		NoMacroCache: f.noMacroCache, Fingerprint: fingerprint, Output: e.stderr,
+	})
+}
+
+func (f *treeFlags) input(e *env) (*kconfig.Config, error) {
+	if f.config == "" {
+		return nil, nil
+	}
+	return readConfig(e, f.config, parseOpts(e, true))
+}
+
+func printWarnings(e *env, r *kconfig.Result) {
+	for _, w := range r.Warnings {
+		fmt.Fprintln(e.stderr, w)
+	}
+}
+
+func runOldDefconfig(ctx context.Context, e *env, args []string) error {
+	fs, f := newTreeFlags(e, "olddefconfig", "-src TREE [-arch ARCH] -config IN [-o OUT]")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if f.src == "" || f.config == "" || fs.NArg() != 0 {
+		return usageError(e, fs, "-src and -config are required")
+	}
+	tr, err := f.load(ctx, e)
+	if err != nil {
+		return err
+	}
+	in, err := f.input(e)
+	if err != nil {
+		return err
+	}
+	r := tr.OldDefconfig(in)
+	printWarnings(e, r)
+	out := f.out
+	if out == "" {
+		out = f.config
+	}
+	return r.WriteFile(out)
+}
+
+func runAllConfig(ctx context.Context, e *env, name string, mode kconfig.AllMode, args []string) error {
+	fs, f := newTreeFlags(e, name, "-src TREE [-arch ARCH] [-config ALLCONFIG] -o OUT")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if f.src == "" || f.out == "" || fs.NArg() != 0 {
+		return usageError(e, fs, "-src and -o are required")
+	}
+	tr, err := f.load(ctx, e)
+	if err != nil {
+		return err
+	}
+	in, err := f.input(e)
+	if err != nil {
+		return err
+	}
+	r := tr.AllConfig(mode, in)
+	printWarnings(e, r)
+	return r.WriteFile(f.out)
+}
+
+func runSavedefconfig(ctx context.Context, e *env, args []string) error {
+	fs, f := newTreeFlags(e, "savedefconfig", "-src TREE [-arch ARCH] -config IN [-o OUT]")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if f.src == "" || f.config == "" || fs.NArg() != 0 {
+		return usageError(e, fs, "-src and -config are required")
+	}
+	tr, err := f.load(ctx, e)
+	if err != nil {
+		return err
+	}
+	in, err := f.input(e)
+	if err != nil {
+		return err
+	}
+	def := tr.OldDefconfig(in).Savedefconfig()
+	if f.out == "" {
+		_, err := e.stdout.Write(def)
+		return err
+	}
+	tmp := f.out + ".tmp"
+	if err := os.WriteFile(tmp, def, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, f.out)
+}
+
+func runExplain(ctx context.Context, e *env, args []string) error {
+	fs, f := newTreeFlags(e, "explain", "-src TREE [-arch ARCH] -config IN SYM[=VAL]")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if f.src == "" || f.config == "" || fs.NArg() != 1 {
+		return usageError(e, fs, "-src, -config and one SYM[=VAL] are required")
+	}
+	sym, want, _ := strings.Cut(fs.Arg(0), "=")
+	tr, err := f.load(ctx, e)
+	if err != nil {
+		return err
+	}
+	in, err := f.input(e)
+	if err != nil {
+		return err
+	}
+	x, err := tr.Explain(in, sym, want)
+	if err != nil {
+		return err
+	}
+	fmt.Fprint(e.stdout, x)
+	if !x.Takes {
+		return exitError(1)
+	}
+	return nil
+}

@@ -1,0 +1,213 @@
+package agent
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// sources holds this package and the guest program, so that the agent can
+// be built from any copy of rflkit: a checkout, or the read-only module
+// cache when rflkit is a dependency. Build copies them into a scratch
+// module of their own (stdlib only, so no network and no go.sum).
+//
+//go:embed *.go guest/*.go
+var sources embed.FS
+
+// BuildOptions configures Build. The zero value is ready to use.
+type BuildOptions struct {
+	// CacheDir is rflkit's cache root; "" = $RFLKIT_CACHE_DIR, else
+	// os.UserCacheDir()/rflkit. The binary goes to CacheDir/agent/<hash>/init.
+	CacheDir string
+	// Go is the go command; "" = "go" on PATH, else $GOROOT/bin/go.
+	Go string
+	// Log receives the go command's output; nil = discard.
+	Log io.Writer
+}
+
+// DefaultCacheDir resolves rflkit's cache root as HACKING.md describes.
+func DefaultCacheDir(dir string) (string, error) {
+	if dir != "" {
+		return dir, nil
+	}
+	if d := os.Getenv("RFLKIT_CACHE_DIR"); d != "" {
+		return d, nil
+	}
+	d, err := os.UserCacheDir()
+	if err != nil {
+		return "", fmt.Errorf("no cache directory: %w", err)
+	}
+	return filepath.Join(d, "rflkit"), nil
+}
+
+// SourceHash is the hash of the embedded agent sources plus the target
+// (linux/amd64) and build flags: the cache key of Build.
+func SourceHash() (string, error) {
+	files, err := sourceFiles()
+	if err != nil {
+		return "", err
+	}
+	h := sha256.New()
+	fmt.Fprintf(h, "rflkit-agent v1 linux/amd64 CGO_ENABLED=0 -trimpath -ldflags=-s -w\n")
+	for _, f := range files {
+		b, err := sources.ReadFile(f)
+		if err != nil {
+			return "", err
+		}
+		fmt.Fprintf(h, "%s %d\n", f, len(b))
+		h.Write(b)
+	}
+	return hex.EncodeToString(h.Sum(nil))[:24], nil
+}
+
+func sourceFiles() ([]string, error) {
+	var files []string
+	err := fs.WalkDir(sources, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !d.IsDir() && strings.HasSuffix(p, ".go") && !strings.HasSuffix(p, "_test.go") {
+			files = append(files, p)
+		}
+		return nil
+	})
+	sort.Strings(files)
+	return files, err
+}
+
+// Build returns the path of the static guest agent for linux/amd64,
+// building it with the go command when the cache has no binary for the
+// current sources. Concurrent callers (threads or processes) build once:
+// the cache entry is locked with flock.
+//
+// The go command must be installed (it is, wherever rflkit itself is
+// built). The build uses GOTOOLCHAIN=local, GOWORK=off, GOFLAGS= and a
+// module made of the embedded sources only, so it works from the module
+// cache and never touches the network.
+func Build(ctx context.Context, opts BuildOptions) (string, error) {
+	root, err := DefaultCacheDir(opts.CacheDir)
+	if err != nil {
+		return "", fmt.Errorf("agent: %w", err)
+	}
+	key, err := SourceHash()
+	if err != nil {
+		return "", fmt.Errorf("agent: %w", err)
+	}
+	dir := filepath.Join(root, "agent", key)
+	bin := filepath.Join(dir, "init")
+	if fi, err := os.Stat(bin); err == nil && fi.Mode().IsRegular() {
+		return bin, nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("agent: %w", err)
+	}
+	unlock, err := lockFile(ctx, filepath.Join(dir, ".lock"))
+	if err != nil {
+		return "", fmt.Errorf("agent: %w", err)
+	}
+	defer unlock()
+	if fi, err := os.Stat(bin); err == nil && fi.Mode().IsRegular() {
+		return bin, nil // built by someone else while we waited
+	}
+
+	work, err := os.MkdirTemp(dir, "src-")
+	if err != nil {
+		return "", fmt.Errorf("agent: %w", err)
+	}
+	defer os.RemoveAll(work)
+	files, err := sourceFiles()
+	if err != nil {
+		return "", fmt.Errorf("agent: %w", err)
+	}
+	const pkgDir = "internal/agent"
+	for _, f := range files {
+		b, err := sources.ReadFile(f)
+		if err != nil {
+			return "", fmt.Errorf("agent: %w", err)
+		}
+		dst := filepath.Join(work, pkgDir, filepath.FromSlash(f))
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return "", fmt.Errorf("agent: %w", err)
+		}
+		if err := os.WriteFile(dst, b, 0o644); err != nil {
+			return "", fmt.Errorf("agent: %w", err)
+		}
+	}
+	gomod := "module github.com/rflkit/rflkit\n\ngo 1.22\n"
+	if err := os.WriteFile(filepath.Join(work, "go.mod"), []byte(gomod), 0o644); err != nil {
+		return "", fmt.Errorf("agent: %w", err)
+	}
+
+	goBin := opts.Go
+	if goBin == "" {
+		goBin, err = exec.LookPath("go")
+		if err != nil {
+			if gr := os.Getenv("GOROOT"); gr != "" {
+				goBin = filepath.Join(gr, "bin", "go")
+			} else {
+				return "", fmt.Errorf("agent: the go command is needed to build the guest agent: %w", err)
+			}
+		}
+	}
+	tmpBin := filepath.Join(dir, ".init.tmp")
+	cmd := exec.CommandContext(ctx, goBin, "build", "-trimpath", "-ldflags=-s -w", "-o", tmpBin, "./"+path.Join(pkgDir, "guest"))
+	cmd.Dir = work
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64", "GOAMD64=v1",
+		"GOTOOLCHAIN=local", "GOWORK=off", "GOFLAGS=", "GOPROXY=off")
+	var out bytes.Buffer
+	cmd.Stdout = &out
+	cmd.Stderr = &out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 5 * time.Second
+	err = cmd.Run()
+	if opts.Log != nil {
+		_, _ = opts.Log.Write(out.Bytes())
+	}
+	if err != nil {
+		os.Remove(tmpBin)
+		return "", fmt.Errorf("agent: %s build ./%s/guest: %w\n%s", goBin, pkgDir, err, strings.TrimSpace(out.String()))
+	}
+	if err := os.Rename(tmpBin, bin); err != nil {
+		return "", fmt.Errorf("agent: %w", err)
+	}
+	return bin, nil
+}
+
+// lockFile takes an exclusive flock on path, polling so that ctx can end
+// the wait. The returned function releases it.
+func lockFile(ctx context.Context, path string) (func(), error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			return func() { _ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN); f.Close() }, nil
+		}
+		if err != syscall.EWOULDBLOCK {
+			f.Close()
+			return nil, fmt.Errorf("lock %s: %w", path, err)
+		}
+		select {
+		case <-ctx.Done():
+			f.Close()
+			return nil, fmt.Errorf("lock %s: %w", path, ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}

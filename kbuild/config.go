@@ -1,0 +1,407 @@
+package kbuild
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/rflkit/rflkit/kconfig"
+)
+
+// ConfigSpec says how to configure a kernel: a base, then fragments merged
+// on top (later ones win), then `make olddefconfig`, then a check that
+// every value the fragments request survived.
+type ConfigSpec struct {
+	// Base is a make configuration target (tinyconfig, defconfig,
+	// allnoconfig, x86_64_defconfig, ...) or the path of a .config file
+	// (anything containing a "/" or naming an existing file). Empty means
+	// defconfig.
+	Base string
+	// Fragments are paths of config fragments (.config syntax).
+	Fragments []string
+	// Inline are fragments given as text, applied after Fragments.
+	Inline []string
+	// Configs are fragments given as values, applied last.
+	Configs []*kconfig.Config
+}
+
+// tinyRustFragment is the fragment of ../shared/FACTS.md: with tinyconfig
+// it gives a bootable x86_64 guest with null_blk and rnull, in which fio
+// runs. FACTS.md also lists TMPFS, but TMPFS depends on SHMEM, which
+// tinyconfig turns off: olddefconfig drops it (the hand-built kernel the
+// facts were checked on has no tmpfs), so it is left out here rather than
+// requested and reported as not set.
+const tinyRustFragment = `CONFIG_64BIT=y
+CONFIG_SMP=y
+CONFIG_PRINTK=y
+CONFIG_TTY=y
+CONFIG_SERIAL_8250=y
+CONFIG_SERIAL_8250_CONSOLE=y
+CONFIG_BLK_DEV_INITRD=y
+CONFIG_BINFMT_ELF=y
+CONFIG_BINFMT_SCRIPT=y
+CONFIG_DEVTMPFS=y
+CONFIG_DEVTMPFS_MOUNT=y
+CONFIG_PROC_FS=y
+CONFIG_SYSFS=y
+CONFIG_CONFIGFS_FS=y
+CONFIG_BLOCK=y
+CONFIG_BLK_DEV=y
+CONFIG_BLK_DEV_NULL_BLK=y
+CONFIG_IO_URING=y
+CONFIG_AIO=y
+CONFIG_FUTEX=y
+CONFIG_EPOLL=y
+CONFIG_SYSVIPC=y
+CONFIG_TIMERFD=y
+CONFIG_EVENTFD=y
+CONFIG_SIGNALFD=y
+CONFIG_POSIX_TIMERS=y
+CONFIG_MAGIC_SYSRQ=y
+CONFIG_EXPERT=y
+CONFIG_RUST=y
+CONFIG_BLK_DEV_RUST_NULL=y
+CONFIG_PCI=y
+CONFIG_VIRTIO_MENU=y
+CONFIG_VIRTIO_PCI=y
+CONFIG_VIRTIO_CONSOLE=y
+# CONFIG_MODVERSIONS is not set
+`
+
+// TinyRust returns the tiny Rust configuration of ../shared/FACTS.md:
+// tinyconfig plus the fragment that boots an x86_64 guest with both
+// null-block drivers, MODVERSIONS off, and RUST_INLINE_HELPERS on or off.
+// It needs LLVM=1 and a rustc whose LLVM matches clang's.
+func TinyRust(helpers bool) ConfigSpec {
+	h := "# CONFIG_RUST_INLINE_HELPERS is not set\n"
+	if helpers {
+		h = "CONFIG_RUST_INLINE_HELPERS=y\n"
+	}
+	return ConfigSpec{Base: "tinyconfig", Inline: []string{tinyRustFragment + h}}
+}
+
+// ConfigResult is a configured kernel.
+type ConfigResult struct {
+	// Path is the final .config (in OutDir, or in the cache).
+	Path string
+	// Hash is the hex SHA-256 of the final .config.
+	Hash string
+	// Requested is the number of values the fragments requested (all
+	// verified present).
+	Requested int
+	// FromCache is set when the configuration came from the cache and
+	// make did not run.
+	FromCache bool
+	// Duration is how long Configure took.
+	Duration time.Duration
+}
+
+var configTargetRE = regexp.MustCompile(`^[A-Za-z0-9_.+-]*config$`)
+
+// baseIsTarget reports whether base names a make target rather than a file.
+func baseIsTarget(base string) bool {
+	if strings.Contains(base, "/") || !configTargetRE.MatchString(base) {
+		return false
+	}
+	if _, err := os.Stat(base); err == nil {
+		return false
+	}
+	return true
+}
+
+// fragments reads the spec's fragments (files, texts, then Configs) and
+// returns them in order, plus what they request together (later ones win).
+func (spec ConfigSpec) fragments() ([]*kconfig.Config, *kconfig.Config, error) {
+	var frags []*kconfig.Config
+	for _, p := range spec.Fragments {
+		c, err := kconfig.ReadFile(p, kconfig.ParseOptions{})
+		if err != nil {
+			return nil, nil, fmt.Errorf("kbuild: fragment: %w", err)
+		}
+		frags = append(frags, c)
+	}
+	for i, text := range spec.Inline {
+		c, err := kconfig.Parse(strings.NewReader(text), fmt.Sprintf("inline fragment %d", i+1), kconfig.ParseOptions{})
+		if err != nil {
+			return nil, nil, fmt.Errorf("kbuild: %w", err)
+		}
+		frags = append(frags, c)
+	}
+	for i, c := range spec.Configs {
+		if c == nil {
+			return nil, nil, &UsageError{"Configs", fmt.Sprintf("fragment %d is nil", i)}
+		}
+		frags = append(frags, c)
+	}
+	req, _ := kconfig.Merge(kconfig.NewConfig("requested", kconfig.ParseOptions{}), frags...)
+	return frags, req, nil
+}
+
+// digest hashes everything the spec's outcome depends on (the contents of
+// files, not their names).
+func (spec ConfigSpec) digest() (string, error) {
+	h := sha256.New()
+	base := spec.Base
+	if base == "" {
+		base = "defconfig"
+	}
+	if baseIsTarget(base) {
+		fmt.Fprintf(h, "base target %s\n", base)
+	} else {
+		data, err := os.ReadFile(base)
+		if err != nil {
+			return "", fmt.Errorf("kbuild: base config: %w", err)
+		}
+		fmt.Fprintf(h, "base file %x\n", sha256.Sum256(data))
+	}
+	_, req, err := spec.fragments()
+	if err != nil {
+		return "", err
+	}
+	fmt.Fprintf(h, "fragments %x\n", sha256.Sum256(req.Bytes()))
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// configureIn configures dir from scratch (or over whatever is there): base,
+// fragments, olddefconfig, verification. It returns the final .config.
+func (s *session) configureIn(ctx context.Context, dir string, spec ConfigSpec) ([]byte, int, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, 0, fmt.Errorf("kbuild: %w", err)
+	}
+	frags, req, err := spec.fragments()
+	if err != nil {
+		return nil, 0, err
+	}
+	base := spec.Base
+	if base == "" {
+		base = "defconfig"
+	}
+	cfgPath := filepath.Join(dir, ".config")
+	if baseIsTarget(base) {
+		s.event(Event{Phase: PhaseConfigure, Message: "make " + base})
+		if err := s.make(ctx, dir, nil, base); err != nil {
+			return nil, 0, fmt.Errorf("kbuild: configure: make %s: %w", base, err)
+		}
+	} else {
+		c, err := kconfig.ReadFile(base, kconfig.ParseOptions{})
+		if err != nil {
+			return nil, 0, fmt.Errorf("kbuild: base config: %w", err)
+		}
+		if err := writeFileAtomic(cfgPath, c.Bytes(), 0o644); err != nil {
+			return nil, 0, err
+		}
+	}
+	var merged *kconfig.Config
+	if len(frags) > 0 {
+		cur, err := kconfig.ReadFile(cfgPath, kconfig.ParseOptions{Lenient: true})
+		if err != nil {
+			return nil, 0, fmt.Errorf("kbuild: configure: %w", err)
+		}
+		merged, _ = kconfig.Merge(cur, frags...)
+		if err := writeFileAtomic(cfgPath, merged.Bytes(), 0o644); err != nil {
+			return nil, 0, err
+		}
+	}
+	s.event(Event{Phase: PhaseConfigure, Message: "make olddefconfig"})
+	if err := s.make(ctx, dir, nil, "olddefconfig"); err != nil {
+		return nil, 0, fmt.Errorf("kbuild: configure: make olddefconfig: %w", err)
+	}
+	final, err := os.ReadFile(cfgPath)
+	if err != nil {
+		return nil, 0, fmt.Errorf("kbuild: configure: %w", err)
+	}
+	fc, err := kconfig.Parse(bytes.NewReader(final), cfgPath, kconfig.ParseOptions{Lenient: true})
+	if err != nil {
+		return nil, 0, fmt.Errorf("kbuild: configure: %w", err)
+	}
+	if mm := kconfig.Verify(req, fc); len(mm) > 0 {
+		ce := &ConfigError{Config: cfgPath}
+		for _, m := range mm {
+			fin := "n"
+			if !m.Missing {
+				fin = m.Actual.String()
+			}
+			ce.Mismatches = append(ce.Mismatches, Mismatch{Symbol: m.Symbol, Requested: m.Requested.String(), Final: fin, Absent: m.Missing})
+		}
+		s.explain(ctx, ce, merged)
+		return nil, 0, ce
+	}
+	return final, req.Len(), nil
+}
+
+// Configure configures the kernel: in OutDir when set, else in the cache
+// (where an identical earlier configuration is reused without running
+// make). A requested value that did not survive olddefconfig is a
+// *ConfigError.
+func (b *Builder) Configure(ctx context.Context, spec ConfigSpec) (*ConfigResult, error) {
+	s, err := b.newSession(ctx)
+	if err != nil {
+		return nil, err
+	}
+	final, n, cached, err := s.finalConfig(ctx, spec)
+	if err != nil {
+		return nil, err
+	}
+	res := &ConfigResult{Hash: sha256Hex(final), Requested: n, FromCache: cached}
+	if s.b.OutDir != "" {
+		res.Path = filepath.Join(s.b.OutDir, ".config")
+		if err := s.placeConfig(res.Path, final); err != nil {
+			return nil, err
+		}
+		if cached {
+			// Make O= usable at once, as after a real configure.
+			if err := s.make(ctx, s.b.OutDir, nil, "olddefconfig"); err != nil {
+				return nil, fmt.Errorf("kbuild: configure: %w", err)
+			}
+		}
+	} else {
+		res.Path = s.configCachePath(s.lastConfigKey)
+	}
+	res.Duration = time.Since(s.start)
+	return res, nil
+}
+
+// finalConfig returns the final .config for spec: from the config cache,
+// or by configuring (in OutDir when set, else in a scratch directory).
+func (s *session) finalConfig(ctx context.Context, spec ConfigSpec) (final []byte, requested int, cached bool, err error) {
+	d, err := spec.digest()
+	if err != nil {
+		return nil, 0, false, err
+	}
+	_, req, err := spec.fragments()
+	if err != nil {
+		return nil, 0, false, err
+	}
+	key := s.configKey(d)
+	s.lastConfigKey = key
+	if data, err := os.ReadFile(s.configCachePath(key)); err == nil {
+		s.event(Event{Phase: PhaseConfigure, Message: "configuration from the cache"})
+		return data, req.Len(), true, nil
+	}
+	dir := s.b.OutDir
+	if dir == "" {
+		if err := os.MkdirAll(filepath.Join(s.root, "tmp"), 0o755); err != nil {
+			return nil, 0, false, fmt.Errorf("kbuild: %w", err)
+		}
+		dir, err = os.MkdirTemp(filepath.Join(s.root, "tmp"), "configure-")
+		if err != nil {
+			return nil, 0, false, fmt.Errorf("kbuild: %w", err)
+		}
+		defer os.RemoveAll(dir)
+	}
+	final, n, err := s.configureIn(ctx, dir, spec)
+	if err != nil {
+		var ce *ConfigError
+		if errors.As(err, &ce) && s.b.OutDir == "" {
+			// The scratch directory goes away: keep the final config.
+			keep := s.configCachePath(key) + ".rejected"
+			if data, rerr := os.ReadFile(ce.Config); rerr == nil && writeFileAtomic(keep, data, 0o644) == nil {
+				ce.Config = keep
+			}
+		}
+		return nil, 0, false, err
+	}
+	if err := writeFileAtomic(s.configCachePath(key), final, 0o644); err != nil {
+		return nil, 0, false, err
+	}
+	return final, n, false, nil
+}
+
+func (s *session) configKey(specDigest string) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "rflkit-kbuild-config-v1\nsource %s\ntoolchain %s\nspec %s\n", s.src.ID, s.fp, specDigest)
+	for _, k := range sortedKeys(s.keyVars) {
+		fmt.Fprintf(h, "var %s=%s\n", k, s.keyVars[k])
+	}
+	return hex.EncodeToString(h.Sum(nil))[:40]
+}
+
+func (s *session) configCachePath(key string) string {
+	return filepath.Join(s.root, "configs", key+".config")
+}
+
+// placeConfig writes final as dir's .config unless it already holds it
+// (so that an unchanged configuration does not touch the file's mtime).
+func (s *session) placeConfig(path string, final []byte) error {
+	if old, err := os.ReadFile(path); err == nil && string(old) == string(final) {
+		return nil
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("kbuild: %w", err)
+	}
+	return writeFileAtomic(path, final, 0o644)
+}
+
+func sha256Hex(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
+
+// writeFileAtomic writes data to path through a temporary file in the same
+// directory, fsynced and renamed; an existing file's permissions are kept.
+func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
+	if fi, err := os.Stat(path); err == nil {
+		perm = fi.Mode().Perm()
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("kbuild: %w", err)
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("kbuild: %w", err)
+	}
+	tmp := f.Name()
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(tmp, perm)
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("kbuild: writing %s: %w", path, err)
+	}
+	return nil
+}
+
+// explain attaches to ce why each symbol could not take its value, from
+// kconfig's evaluation of the tree's Kconfig (input is what olddefconfig
+// was given). A failure to explain is recorded, never fatal.
+func (s *session) explain(ctx context.Context, ce *ConfigError, input *kconfig.Config) {
+	if s.b.NoExplain || input == nil {
+		return
+	}
+	tr, err := kconfig.Load(ctx, kconfig.LoadOptions{
+		SrcDir: s.src.Dir, Arch: s.vars["ARCH"], MakeVars: s.vars, Env: s.env,
+		CacheDir: s.cacheDir, Fingerprint: s.fp,
+	})
+	if err != nil {
+		ce.ExplainErr = err
+		return
+	}
+	ce.Explanations = map[string]*kconfig.Explanation{}
+	for _, m := range ce.Mismatches {
+		want := strings.Trim(m.Requested, `"`)
+		x, err := tr.Explain(input, m.Symbol, want)
+		if err != nil {
+			ce.ExplainErr = err
+			continue
+		}
+		ce.Explanations[m.Symbol] = x
+	}
+}

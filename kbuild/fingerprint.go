@@ -1,0 +1,154 @@
+package kbuild
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// toolSet is the tools a build uses, as make will find them, and their
+// --version output.
+type toolSet struct {
+	names    []string          // make variable or role, in a fixed order
+	cmds     map[string]string // role -> command
+	versions map[string]string // role -> first line of --version, or "missing: ..."
+}
+
+// tools lists the tools make will run for the given variables.
+func toolsFor(vars map[string]string) *toolSet {
+	llvm := vars["LLVM"]
+	t := &toolSet{cmds: map[string]string{}, versions: map[string]string{}}
+	add := func(role, def string) {
+		cmd := def
+		if v := vars[role]; v != "" {
+			f := strings.Fields(v)
+			cmd = f[len(f)-1] // "ccache clang" -> clang
+		}
+		t.names = append(t.names, role)
+		t.cmds[role] = cmd
+	}
+	add("MAKE", "make")
+	add("CC", llvmTool(llvm, "clang"))
+	add("LD", llvmTool(llvm, "ld.lld"))
+	add("RUSTC", "rustc")
+	add("HOSTRUSTC", "rustc")
+	add("RUSTDOC", "rustdoc")
+	add("BINDGEN", "bindgen")
+	return t
+}
+
+// probe runs each tool's --version (in parallel, bounded by ctx). With a
+// memo directory, the output is remembered per executable (path, size,
+// mtime, inode), so a cache hit runs no tool at all; rustup's proxies,
+// whose answer depends on rustup's settings, are always run.
+func (t *toolSet) probe(ctx context.Context, env []string, memo string) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	seen := map[string]bool{}
+	results := map[string]string{}
+	for _, role := range t.names {
+		cmd := t.cmds[role]
+		if seen[cmd] {
+			continue
+		}
+		seen[cmd] = true
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			v := memoVersion(ctx, cmd, env, memo)
+			mu.Lock()
+			results[cmd] = v
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	for _, role := range t.names {
+		t.versions[role] = results[t.cmds[role]]
+	}
+}
+
+func memoVersion(ctx context.Context, cmd string, env []string, memo string) string {
+	path, err := lookPathEnv(cmd, env)
+	if err != nil {
+		return "missing"
+	}
+	if memo == "" {
+		return toolVersion(ctx, path, env)
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		return toolVersion(ctx, path, env)
+	}
+	if r, err := os.Stat(filepath.Join(filepath.Dir(path), "rustup")); err == nil && os.SameFile(r, fi) {
+		return toolVersion(ctx, path, env) // a rustup proxy
+	}
+	resolved, _ := filepath.EvalSymlinks(path)
+	var ino uint64
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		ino = st.Ino
+	}
+	k := sha256.Sum256([]byte(fmt.Sprintf("%s\x00%s\x00%d\x00%d\x00%d", path, resolved, fi.Size(), fi.ModTime().UnixNano(), ino)))
+	file := filepath.Join(memo, hex.EncodeToString(k[:16]))
+	if data, err := os.ReadFile(file); err == nil {
+		return string(data)
+	}
+	v := toolVersion(ctx, path, env)
+	if !strings.Contains(v, "--version failed") {
+		_ = writeFileAtomic(file, []byte(v), 0o644)
+	}
+	return v
+}
+
+func toolVersion(ctx context.Context, path string, env []string) string {
+	c := exec.CommandContext(ctx, path, "--version")
+	c.Env = env
+	out, err := c.Output()
+	if err != nil {
+		return fmt.Sprintf("%s: --version failed: %v", path, err)
+	}
+	first, _, _ := strings.Cut(strings.TrimSpace(string(out)), "\n")
+	return path + ": " + strings.TrimSpace(first)
+}
+
+// lookPathEnv is exec.LookPath with the PATH of env.
+func lookPathEnv(cmd string, env []string) (string, error) {
+	if strings.Contains(cmd, "/") {
+		return exec.LookPath(cmd)
+	}
+	for i := len(env) - 1; i >= 0; i-- {
+		if p, ok := strings.CutPrefix(env[i], "PATH="); ok {
+			for _, d := range strings.Split(p, ":") {
+				if d == "" {
+					d = "."
+				}
+				if f, err := exec.LookPath(d + "/" + cmd); err == nil {
+					return f, nil
+				}
+			}
+			return "", exec.ErrNotFound
+		}
+	}
+	return exec.LookPath(cmd)
+}
+
+// fingerprint hashes the tools' versions (and the caller's fingerprint).
+func (t *toolSet) fingerprint(extra string) string {
+	h := sha256.New()
+	for _, role := range t.names {
+		fmt.Fprintf(h, "%s=%s\n", role, t.versions[role])
+	}
+	if extra != "" {
+		fmt.Fprintf(h, "caller=%s\n", extra)
+	}
+	return hex.EncodeToString(h.Sum(nil))[:32]
+}

@@ -1,0 +1,99 @@
+package kbuild_test
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/rflkit/rflkit/internal/testkernel"
+	"github.com/rflkit/rflkit/kbuild"
+)
+
+type entryInfo struct {
+	BuildSeconds float64 `json:"build_seconds"`
+	SeededFrom   string  `json:"seeded_from"`
+}
+
+func readEntry(t *testing.T, res *kbuild.Result) entryInfo {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(filepath.Dir(res.OutDir), "entry.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var e entryInfo
+	if err := json.Unmarshal(data, &e); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// TestIntegrationTinyRustBuilds: the tiny Rust configuration builds a
+// bzImage with LLVM=1 on the real tree; helpers off is a second entry built
+// from the first's objects; repeating either is a cache hit.
+func TestIntegrationTinyRustBuilds(t *testing.T) {
+	ctx := context.Background()
+	build := func(helpers bool) *kbuild.Result {
+		b := testkernel.Builder(t)
+		t0 := time.Now()
+		res, err := b.Build(ctx, kbuild.BuildSpec{Config: kbuild.TinyRust(helpers), Targets: []string{"bzImage"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("helpers=%v: hit=%v in %s, key %s", helpers, res.CacheHit, time.Since(t0).Round(time.Millisecond), res.Key)
+		return res
+	}
+	on := build(true)
+	off := build(false)
+	if on.Key == off.Key || on.ConfigHash == off.ConfigHash {
+		t.Fatal("helpers on and off share a cache entry")
+	}
+	for _, r := range []*kbuild.Result{on, off} {
+		fi, err := os.Stat(r.Artifacts["kernel"])
+		if err != nil || fi.Size() < 500<<10 {
+			t.Fatalf("bzImage %s: %v", r.Artifacts["kernel"], err)
+		}
+		for _, a := range []string{"vmlinux", "System.map", "config", "metadata.json"} {
+			if _, err := os.Stat(r.Artifacts[a]); err != nil {
+				t.Errorf("artifact %s: %v", a, err)
+			}
+		}
+	}
+	eOn, eOff := readEntry(t, on), readEntry(t, off)
+	t.Logf("make time: helpers on %.0f s (from %q), helpers off %.0f s (seeded from %q): ratio %.2f",
+		eOn.BuildSeconds, eOn.SeededFrom, eOff.BuildSeconds, eOff.SeededFrom, eOff.BuildSeconds/eOn.BuildSeconds)
+	if eOff.SeededFrom != on.Key && eOn.SeededFrom != off.Key {
+		t.Errorf("neither variant was built from the other's objects (on from %q, off from %q)", eOn.SeededFrom, eOff.SeededFrom)
+	}
+
+	// Repeating is a cache hit, without make.
+	for _, helpers := range []bool{true, false} {
+		b := testkernel.Builder(t)
+		t0 := time.Now()
+		res, err := b.Build(ctx, kbuild.BuildSpec{Config: kbuild.TinyRust(helpers), Targets: []string{"bzImage"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !res.CacheHit {
+			t.Errorf("helpers=%v: repeated build is not a cache hit", helpers)
+		}
+		t.Logf("helpers=%v: repeated build: cache hit in %s", helpers, time.Since(t0).Round(time.Millisecond))
+	}
+}
+
+// BenchmarkCacheHit measures a cache hit of the tiny Rust kernel (source
+// identity, tool versions, config cache, entry lookup).
+func BenchmarkCacheHit(b *testing.B) {
+	bl := testkernel.Builder(b)
+	for b.Loop() {
+		res, err := bl.Build(context.Background(), kbuild.BuildSpec{Config: kbuild.TinyRust(true), Targets: []string{"bzImage"}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if !res.CacheHit {
+			b.Fatal("not a cache hit")
+		}
+	}
+}

@@ -1,0 +1,172 @@
+package kconfig
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"github.com/rflkit/rflkit/internal/testenv"
+)
+
+// The small trees in testdata/lang have want-*.config files written by
+// the kernel's own scripts/kconfig/conf (TestIntegrationGoldenFromConf
+// checks them against conf and rewrites them with RFLKIT_UPDATE_GOLDEN=1).
+// The unit test compares our output with them.
+
+type confGoldenCase struct {
+	name   string // want-<name>.config
+	target string
+	input  string // in-*.config, or ""
+}
+
+var confGoldenCases = []confGoldenCase{
+	{"allnoconfig", "allnoconfig", ""},
+	{"allyesconfig", "allyesconfig", ""},
+	{"allmodconfig", "allmodconfig", ""},
+	{"alldefconfig", "alldefconfig", ""},
+	{"olddefconfig-1", "olddefconfig", "in-1.config"},
+	{"olddefconfig-2", "olddefconfig", "in-2.config"},
+	{"savedefconfig-1", "savedefconfig", "in-1.config"},
+	{"savedefconfig-2", "savedefconfig", "in-2.config"},
+}
+
+func confGoldenTree(t testing.TB, dir string) *Tree {
+	t.Helper()
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := langLoadSmall(abs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tr
+}
+
+// langLoadSmall loads a test tree without the kernel's Makefile.
+func langLoadSmall(dir string) (*Tree, error) {
+	env := map[string]string{"ARCH": "testarch", "srctree": dir, "SRCARCH": "testarch"}
+	files := &langFileCache{src: dir, data: map[string]string{}}
+	r, err := newMacroRunner(context.Background(), LoadOptions{NoMacroCache: true})
+	if err != nil {
+		return nil, err
+	}
+	defer r.close()
+	r.setEnv(langEnvList(env))
+	tr, err := langParseTree("Kconfig", env, files.read, func(cmd string) (string, error) { return r.runSync(cmd, nil) })
+	if err != nil {
+		return nil, err
+	}
+	tr.Env, tr.srcDir, tr.arch = env, dir, "testarch"
+	return tr, nil
+}
+
+func confGoldenOurs(t testing.TB, tr *Tree, dir string, c confGoldenCase) []byte {
+	t.Helper()
+	var in []byte
+	if c.input != "" {
+		var err error
+		if in, err = os.ReadFile(filepath.Join(dir, c.input)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	switch c.target {
+	case "allnoconfig":
+		return tr.allConfigBytes(AllNo, "", nil).Bytes()
+	case "allyesconfig":
+		return tr.allConfigBytes(AllYes, "", nil).Bytes()
+	case "allmodconfig":
+		return tr.allConfigBytes(AllMod, "", nil).Bytes()
+	case "alldefconfig":
+		return tr.allConfigBytes(AllDef, "", nil).Bytes()
+	case "olddefconfig":
+		return tr.oldDefconfigBytes(c.input, in).Bytes()
+	case "savedefconfig":
+		return tr.oldDefconfigBytes(c.input, in).Savedefconfig()
+	}
+	t.Fatalf("unknown target %s", c.target)
+	return nil
+}
+
+func TestGoldenSmallTree(t *testing.T) {
+	dir := "testdata/lang/basic"
+	tr := confGoldenTree(t, dir)
+	for _, c := range confGoldenCases {
+		t.Run(c.name, func(t *testing.T) {
+			want, err := os.ReadFile(filepath.Join(dir, "want-"+c.name+".config"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			confCompare(t, c.name, confGoldenOurs(t, tr, dir, c), want)
+		})
+	}
+}
+
+// confBinary returns the kernel's scripts/kconfig/conf, built by make in
+// the reference O= directory.
+func confBinary(t testing.TB) string {
+	t.Helper()
+	src := testenv.KernelSource(t)
+	tr := langLoadReal(t, "", langToolVars)
+	ref := newConfRefMaker(t, tr, src, "", langToolVars)
+	conf := filepath.Join(ref.obj, "scripts/kconfig/conf")
+	if _, err := os.Stat(conf); err != nil {
+		os.RemoveAll(filepath.Join(ref.dir, "allnoconfig-force"))
+		ref.make(t, "allnoconfig", []byte("# force\n"))
+	}
+	if _, err := os.Stat(conf); err != nil {
+		t.Fatalf("conf was not built: %v", err)
+	}
+	return conf
+}
+
+func TestIntegrationGoldenFromConf(t *testing.T) {
+	testenv.Integration(t)
+	conf := confBinary(t)
+	dir, err := filepath.Abs("testdata/lang/basic")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := confGoldenTree(t, dir)
+	for _, c := range confGoldenCases {
+		t.Run(c.name, func(t *testing.T) {
+			work := t.TempDir()
+			if c.input != "" {
+				in, err := os.ReadFile(filepath.Join(dir, c.input))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(filepath.Join(work, ".config"), in, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			mode := "--" + c.target
+			out := filepath.Join(work, ".config")
+			if c.target == "savedefconfig" {
+				out = filepath.Join(work, "defconfig")
+				mode += "=" + out
+			}
+			cmd := exec.Command(conf, "-s", mode, filepath.Join(dir, "Kconfig"))
+			cmd.Dir = work
+			cmd.Env = append(os.Environ(), "ARCH=testarch", "SRCARCH=testarch", "srctree="+dir)
+			if b, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("conf %s: %v\n%s", mode, err, b)
+			}
+			want, err := os.ReadFile(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			confCompare(t, c.name, confGoldenOurs(t, tr, dir, c), want)
+			golden := filepath.Join(dir, "want-"+c.name+".config")
+			if os.Getenv("RFLKIT_UPDATE_GOLDEN") != "" {
+				if err := os.WriteFile(golden, want, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			} else if old, err := os.ReadFile(golden); err != nil || string(old) != string(want) {
+				t.Errorf("%s is stale: rerun with RFLKIT_UPDATE_GOLDEN=1", golden)
+			}
+		})
+	}
+}

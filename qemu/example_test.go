@@ -1,0 +1,56 @@
+package qemu_test
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/rflkit/rflkit/qemu"
+)
+
+// A Machine is data: its command line can be inspected, logged and pasted
+// into a shell without starting anything.
+func ExampleMachine_Argv() {
+	m := qemu.Machine{
+		Kernel:    "/build/arch/x86/boot/bzImage",
+		Initramfs: "/cache/initramfs/agent.cpio",
+		Accel:     qemu.AccelTCG,
+		ICount:    &qemu.ICount{Shift: 0},
+		Append:    "rflkit.example=1",
+	}
+	argv, err := m.Argv()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(strings.ReplaceAll(qemu.ShellCommand(argv), " -", " \\\n  -"))
+	// Output:
+	// qemu-system-x86_64 \
+	//   -nodefaults \
+	//   -no-user-config \
+	//   -display none \
+	//   -no-reboot \
+	//   -machine pc \
+	//   -accel tcg \
+	//   -smp 1 \
+	//   -m 256 \
+	//   -icount shift=0,sleep=off \
+	//   -kernel /build/arch/x86/boot/bzImage \
+	//   -initrd /cache/initramfs/agent.cpio \
+	//   -append 'console=ttyS0 panic=-1 oops=panic loglevel=5 rflkit.example=1' \
+	//   -chardev stdio,id=con,signal=off \
+	//   -serial chardev:con
+}
+
+// Recognise finds kernel problem reports in a console log.
+func ExampleRecognise() {
+	log := `Run /init as init process
+sysrq: Trigger a crash
+Kernel panic - not syncing: sysrq triggered crash
+Kernel Offset: disabled
+`
+	for _, p := range qemu.Recognise(log) {
+		fmt.Printf("%s (fatal %v): %s\n", p.Kind, p.Fatal, p.Title)
+	}
+	// Output:
+	// panic (fatal true): Kernel panic - not syncing: sysrq triggered crash
+}

@@ -1,0 +1,330 @@
+package qemu
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/rflkit/rflkit/internal/agent"
+	"github.com/rflkit/rflkit/internal/initramfs"
+)
+
+// File is a file to put in the initramfs.
+type File struct {
+	Path   string      // in the guest ("/etc/fio/job.fio")
+	Source string      // host file to copy; or
+	Data   []byte      // the contents
+	Mode   fs.FileMode // permissions; 0 = 0644 (0755 for Source files that are executable)
+}
+
+// DefaultStubs are shared libraries that Debian's fio links for ioengines
+// rflkit does not use (GlusterFS, NBD, RDMA, Ceph RADOS/RBD, PMDK).
+// Together with their own dependencies they weigh ~80 MB; BuildInitramfs
+// replaces them with generated stubs of ~5 KB each that define the symbols
+// the binary imports (every call prints an error and exits 127).
+func DefaultStubs() []string {
+	return []string{
+		"libgfapi.so.0", "libnbd.so.0", "libibverbs.so.1", "librdmacm.so.1",
+		"librados.so.2", "librbd.so.1", "libpmemblk.so.1", "libpmem.so.1",
+	}
+}
+
+// InitramfsSpec describes an initramfs for Start: the guest agent as
+// /init, busybox with its applet links, and extra host binaries with their
+// shared libraries. The zero value gives the agent and busybox.
+type InitramfsSpec struct {
+	// CacheDir is rflkit's cache root ("" = $RFLKIT_CACHE_DIR, else
+	// os.UserCacheDir()/rflkit); archives go to <CacheDir>/initramfs/.
+	CacheDir string
+	// Agent is a prebuilt agent binary; "" = build it (agent.Build).
+	Agent string
+	// Go is the go command used to build the agent ("" = go on PATH).
+	Go string
+	// Busybox is a static busybox; "" = "busybox" on PATH. NoBusybox
+	// leaves it out (then only the agent and Binaries are in the guest).
+	Busybox   string
+	NoBusybox bool
+	// Binaries are host executables, put at the same path in the guest
+	// ("/usr/bin/fio"), with their loader and libraries.
+	Binaries []string
+	// Stubs are the DT_NEEDED names of libraries to replace by stubs;
+	// nil = DefaultStubs(). Libraries not needed by a binary are ignored.
+	// FullLibraries keeps every real library instead.
+	Stubs         []string
+	FullLibraries bool
+	// Modules are kernel modules (.ko), put in /lib/modules/ by base name
+	// for insmod.
+	Modules []string
+	// Files are extra files.
+	Files []File
+	// Logger receives what was added and the size; nil = discard.
+	Logger *slog.Logger
+}
+
+// InitramfsContents returns the archive the spec describes, without
+// writing it (the agent is built if needed). It is what BuildInitramfs
+// writes.
+func InitramfsContents(ctx context.Context, spec InitramfsSpec) (*initramfs.Archive, error) {
+	log := spec.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	a := new(initramfs.Archive)
+	agentBin := spec.Agent
+	if agentBin == "" {
+		var err error
+		agentBin, err = agent.Build(ctx, agent.BuildOptions{CacheDir: spec.CacheDir, Go: spec.Go})
+		if err != nil {
+			return nil, fmt.Errorf("qemu: initramfs: %w", err)
+		}
+	}
+	if err := a.AddHostFile("init", agentBin, 0o755); err != nil {
+		return nil, err
+	}
+	for _, d := range []string{"dev", "proc", "sys", "tmp", "run", "root", "etc"} {
+		if err := a.AddDir(d, 0o755); err != nil {
+			return nil, err
+		}
+	}
+	// The kernel opens /dev/console for init before devtmpfs is mounted.
+	if err := a.AddDevice("dev/console", initramfs.CharDevice, 0o600, 5, 1); err != nil {
+		return nil, err
+	}
+	if err := a.AddDevice("dev/null", initramfs.CharDevice, 0o666, 1, 3); err != nil {
+		return nil, err
+	}
+	if err := a.AddFile("etc/passwd", []byte("root:x:0:0:root:/root:/bin/sh\n"), 0o644); err != nil {
+		return nil, err
+	}
+	if err := a.AddFile("etc/group", []byte("root:x:0:\n"), 0o644); err != nil {
+		return nil, err
+	}
+
+	if !spec.NoBusybox {
+		bb := spec.Busybox
+		if bb == "" {
+			var err error
+			if bb, err = exec.LookPath("busybox"); err != nil {
+				return nil, fmt.Errorf("qemu: initramfs: busybox: %w (install busybox-static, or set NoBusybox)", err)
+			}
+		}
+		if err := addBusybox(ctx, a, bb); err != nil {
+			return nil, err
+		}
+	}
+
+	if len(spec.Binaries) > 0 {
+		stubs := map[string]bool{}
+		if !spec.FullLibraries {
+			list := spec.Stubs
+			if list == nil {
+				list = DefaultStubs()
+			}
+			for _, s := range list {
+				stubs[s] = true
+			}
+		}
+		var r initramfs.Resolver
+		deps, err := r.Resolve(spec.Binaries, stubs)
+		if err != nil {
+			return nil, fmt.Errorf("qemu: %w", err)
+		}
+		for _, b := range spec.Binaries {
+			if err := a.AddHostFile(b, b, 0o755); err != nil {
+				return nil, err
+			}
+		}
+		if deps.Interp != "" {
+			real, err := filepath.EvalSymlinks(deps.Interp)
+			if err != nil {
+				return nil, fmt.Errorf("qemu: initramfs: loader: %w", err)
+			}
+			if err := a.AddHostFile(deps.Interp, real, 0o755); err != nil {
+				return nil, err
+			}
+		}
+		for _, l := range deps.Libraries {
+			if !stubs[l.Name] {
+				if err := a.AddHostFile(l.GuestPath, l.HostPath, 0o755); err != nil {
+					return nil, err
+				}
+				continue
+			}
+			stub, err := makeStub(l)
+			if err != nil {
+				return nil, fmt.Errorf("qemu: %w", err)
+			}
+			if err := a.AddFile(l.GuestPath, stub, 0o755); err != nil {
+				return nil, err
+			}
+			log.Debug("initramfs: stub library", "lib", l.Name, "bytes", len(stub), "for", l.NeededBy)
+		}
+	}
+	for _, m := range spec.Modules {
+		if err := a.AddHostFile(path.Join("lib/modules", filepath.Base(m)), m, 0o644); err != nil {
+			return nil, err
+		}
+	}
+	for _, f := range spec.Files {
+		mode := f.Mode
+		if f.Source != "" {
+			fi, err := os.Stat(f.Source)
+			if err != nil {
+				return nil, fmt.Errorf("qemu: initramfs: %w", err)
+			}
+			if mode == 0 {
+				mode = 0o644
+				if fi.Mode()&0o111 != 0 {
+					mode = 0o755
+				}
+			}
+			if err := a.AddHostFile(f.Path, f.Source, mode); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if mode == 0 {
+			mode = 0o644
+		}
+		if err := a.AddFile(f.Path, f.Data, mode); err != nil {
+			return nil, err
+		}
+	}
+	return a, nil
+}
+
+// makeStub generates the stub for l from the imports of every object that needs it.
+func makeStub(l initramfs.Library) ([]byte, error) {
+	var syms []initramfs.StubSymbol
+	vers := map[string]bool{}
+	seen := map[string]bool{}
+	for _, user := range l.NeededBy {
+		s, v, err := initramfs.StubImports(user, l.Name, l.HostPath)
+		if err != nil {
+			return nil, err
+		}
+		for _, x := range s {
+			k := x.Name + "@" + x.Version
+			if !seen[k] {
+				seen[k] = true
+				syms = append(syms, x)
+			}
+		}
+		for _, x := range v {
+			vers[x] = true
+		}
+	}
+	var vl []string
+	for v := range vers {
+		vl = append(vl, v)
+	}
+	sort.Strings(vl)
+	sort.Slice(syms, func(i, j int) bool {
+		return syms[i].Name+"@"+syms[i].Version < syms[j].Name+"@"+syms[j].Version
+	})
+	return initramfs.GenerateStub(l.Name, syms, vl)
+}
+
+// addBusybox adds a static busybox as /bin/busybox and a link for each
+// applet (busybox --list-full), so that `sh -c '...'` works in the guest.
+func addBusybox(ctx context.Context, a *initramfs.Archive, bb string) error {
+	var r initramfs.Resolver
+	deps, err := r.Resolve([]string{bb}, nil)
+	if err != nil {
+		return fmt.Errorf("qemu: initramfs: %w", err)
+	}
+	if deps.Interp != "" || len(deps.Libraries) > 0 {
+		return fmt.Errorf("qemu: initramfs: %s is dynamically linked; a static busybox is needed (busybox-static)", bb)
+	}
+	out, err := exec.CommandContext(ctx, bb, "--list-full").Output()
+	if err != nil {
+		return fmt.Errorf("qemu: initramfs: %s --list-full: %w", bb, err)
+	}
+	if err := a.AddHostFile("bin/busybox", bb, 0o755); err != nil {
+		return err
+	}
+	for _, p := range strings.Fields(string(out)) {
+		p = strings.TrimPrefix(p, "/")
+		if p == "bin/busybox" || p == "init" || p == "linuxrc" || strings.HasPrefix(p, "sbin/init") {
+			continue
+		}
+		if _, exists := a.Lookup(p); exists {
+			continue
+		}
+		if err := a.AddSymlink(p, "/bin/busybox"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// BuildInitramfs writes the archive of spec (uncompressed cpio, which the
+// kernel unpacks fastest) into <CacheDir>/initramfs/<sha256>.cpio and
+// returns its path. The name is the hash of the contents, which are
+// deterministic, so equal specs share one file; it is written atomically.
+func BuildInitramfs(ctx context.Context, spec InitramfsSpec) (string, error) {
+	a, err := InitramfsContents(ctx, spec)
+	if err != nil {
+		return "", err
+	}
+	var buf bytes.Buffer
+	if _, err := a.WriteTo(&buf); err != nil {
+		return "", fmt.Errorf("qemu: %w", err)
+	}
+	sum := sha256.Sum256(buf.Bytes())
+	root, err := agent.DefaultCacheDir(spec.CacheDir)
+	if err != nil {
+		return "", fmt.Errorf("qemu: %w", err)
+	}
+	dir := filepath.Join(root, "initramfs")
+	p := filepath.Join(dir, hex.EncodeToString(sum[:16])+".cpio")
+	if spec.Logger != nil {
+		spec.Logger.Info("initramfs", "path", p, "bytes", buf.Len(), "binaries", spec.Binaries)
+	}
+	if fi, err := os.Stat(p); err == nil && fi.Size() == int64(buf.Len()) {
+		return p, nil
+	}
+	if err := writeAtomic(p, buf.Bytes(), 0o644); err != nil {
+		return "", fmt.Errorf("qemu: initramfs: %w", err)
+	}
+	return p, nil
+}
+
+// writeAtomic writes data to p via a temporary file in the same directory,
+// fsync and rename.
+func writeAtomic(p string, data []byte, perm fs.FileMode) error {
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(filepath.Dir(p), ".tmp-"+filepath.Base(p)+"-")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Chmod(perm); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), p)
+}

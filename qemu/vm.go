@@ -1,0 +1,548 @@
+package qemu
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/rflkit/rflkit/internal/agent"
+)
+
+// StartOptions configures Start. The zero value is ready to use.
+type StartOptions struct {
+	// Console receives the guest's serial console as it arrives; nil = discard.
+	Console io.Writer
+	// ConsoleLog is a file that receives a copy of the console; "" = none.
+	ConsoleLog string
+	// Logger receives the reproducing command line, the accelerator
+	// choice and lifecycle events; nil = discard.
+	Logger *slog.Logger
+	// CacheDir is rflkit's cache root (initramfs, agent, accelerator
+	// verdicts); "" = $RFLKIT_CACHE_DIR, else os.UserCacheDir()/rflkit.
+	CacheDir string
+	// BootTimeout bounds the time until the agent is ready; 0 = 3 minutes.
+	BootTimeout time.Duration
+	// Probe configures the accelerator probe for Accel "" or "auto".
+	Probe ProbeOptions
+}
+
+// AccelChoice says which accelerator a VM uses and why.
+type AccelChoice struct {
+	Accel  string // AccelKVM or AccelTCG
+	Reason string
+	Cached bool // the verdict came from the per-host cache
+}
+
+// VM is a running QEMU guest with the rflkit agent as /init.
+type VM struct {
+	m       Machine
+	argv    []string
+	accel   AccelChoice
+	log     *slog.Logger
+	cmd     *exec.Cmd
+	tmp     string
+	watch   *watcher
+	client  *agent.Client
+	ready   *agent.Message
+	started time.Time
+	booted  time.Duration
+
+	consoleDone chan struct{}
+	exited      chan struct{} // closed when QEMU has exited and the console is drained
+	exitErr     error         // cmd.Wait's result; valid after exited
+	stderr      *tailBuffer
+	logFile     *os.File
+
+	stopMu   sync.Mutex
+	stopping bool
+	killed   bool // we killed QEMU (boot failure, Stop timeout)
+}
+
+// Result is what a command returned in the guest.
+type Result struct {
+	Stdout, Stderr []byte
+	ExitCode       int           // 128+N when killed by signal N; 127 when it could not start
+	TimedOut       bool          // killed at Command.Timeout
+	Duration       time.Duration // measured by the guest
+	Wall           time.Duration // measured on the host, round trip included
+}
+
+// Command is a command for VM.Exec.
+type Command struct {
+	Argv    []string
+	Env     []string // added to the agent's environment (PATH=/usr/sbin:/usr/bin:/sbin:/bin, HOME=/root)
+	Dir     string
+	Stdin   []byte
+	Timeout time.Duration // enforced in the guest; 0 = none
+	// Stdout and Stderr receive the output as it streams; the Result
+	// holds a copy as well.
+	Stdout, Stderr io.Writer
+}
+
+// GuestError is a failure of the guest or of QEMU that is not a kernel
+// problem report: QEMU exited, the agent went away, the boot timed out.
+type GuestError struct {
+	Op      string // "boot", "run", "wait"
+	Err     error
+	Console string // the last console lines
+	Stderr  string // QEMU's stderr
+}
+
+func (e *GuestError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "qemu: %s: %v", e.Op, e.Err)
+	if s := strings.TrimSpace(e.Stderr); s != "" {
+		fmt.Fprintf(&b, "\nqemu stderr:\n%s", s)
+	}
+	if s := strings.TrimSpace(e.Console); s != "" {
+		fmt.Fprintf(&b, "\nconsole (last lines):\n%s", s)
+	}
+	return b.String()
+}
+
+func (e *GuestError) Unwrap() error { return e.Err }
+
+// Start boots m and waits until the agent in the guest is ready. The VM
+// lives until Stop, until the guest ends (a panic, a power-off) or until
+// ctx is done: cancelling ctx kills QEMU's whole process group. QEMU also
+// dies with the calling process (PR_SET_PDEATHSIG).
+//
+// With Accel "" or "auto" Start first decides the accelerator
+// (ChooseAccel). Without Initramfs it builds the default one
+// (BuildInitramfs with the zero spec). A kernel problem during boot is
+// returned as *PanicError, other failures as *GuestError.
+func Start(ctx context.Context, m Machine, opts StartOptions) (*VM, error) {
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	t0 := time.Now()
+	if m.Kernel == "" {
+		return nil, errors.New("qemu: Machine.Kernel is required")
+	}
+	if _, err := os.Stat(m.Kernel); err != nil {
+		return nil, fmt.Errorf("qemu: kernel: %w", err)
+	}
+	if m.Initramfs == "" {
+		p, err := BuildInitramfs(ctx, InitramfsSpec{CacheDir: opts.CacheDir, Logger: log})
+		if err != nil {
+			return nil, err
+		}
+		m.Initramfs = p
+	}
+	choice := AccelChoice{Accel: m.Accel, Reason: "requested"}
+	if m.Accel == "" || m.Accel == AccelAuto {
+		po := opts.Probe
+		if po.CacheDir == "" {
+			po.CacheDir = opts.CacheDir
+		}
+		if po.Logger == nil {
+			po.Logger = log
+		}
+		var err error
+		choice, err = ChooseAccel(ctx, m, po)
+		if err != nil {
+			return nil, err
+		}
+		m.Accel = choice.Accel
+	}
+	log.Info("qemu: accelerator", "accel", choice.Accel, "reason", choice.Reason, "cached", choice.Cached)
+
+	tmp, err := os.MkdirTemp("", "rflkit-qemu-")
+	if err != nil {
+		return nil, fmt.Errorf("qemu: %w", err)
+	}
+	if m.Transport != TransportSerial {
+		m.AgentSocket = filepath.Join(tmp, "agent.sock")
+	}
+	if m.Transport != TransportVirtio {
+		m.AgentSerialSocket = filepath.Join(tmp, "agent-serial.sock")
+	}
+	argv, err := m.Argv()
+	if err != nil {
+		os.RemoveAll(tmp)
+		return nil, err
+	}
+	log.Info("qemu: boot", "command", ShellCommand(argv))
+
+	vm := &VM{
+		m: m, argv: argv, accel: choice, log: log, tmp: tmp,
+		consoleDone: make(chan struct{}), exited: make(chan struct{}),
+		stderr: &tailBuffer{max: 64 << 10},
+	}
+	var consoleOut io.Writer = opts.Console
+	if opts.ConsoleLog != "" {
+		f, err := os.Create(opts.ConsoleLog)
+		if err != nil {
+			os.RemoveAll(tmp)
+			return nil, fmt.Errorf("qemu: console log: %w", err)
+		}
+		vm.logFile = f
+		if consoleOut != nil {
+			consoleOut = io.MultiWriter(consoleOut, f)
+		} else {
+			consoleOut = f
+		}
+	}
+	vm.watch = newWatcher(consoleOut)
+
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 5 * time.Second
+	cmd.Stderr = vm.stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		vm.cleanup()
+		return nil, fmt.Errorf("qemu: %w", err)
+	}
+	vm.cmd = cmd
+	vm.started = time.Now()
+	if err := cmd.Start(); err != nil {
+		vm.cleanup()
+		return nil, fmt.Errorf("qemu: start %s: %w", argv[0], err)
+	}
+	go consoleReader(stdout, vm.watch, vm.consoleDone)
+	go func() {
+		err := cmd.Wait()
+		// The group may hold helpers; make sure none survives.
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		<-vm.consoleDone
+		vm.exitErr = err
+		vm.cleanup()
+		close(vm.exited)
+	}()
+
+	bootTimeout := opts.BootTimeout
+	if bootTimeout == 0 {
+		bootTimeout = 3 * time.Minute
+	}
+	bctx, cancel := context.WithTimeout(ctx, bootTimeout)
+	defer cancel()
+	if err := vm.connect(bctx); err != nil {
+		if bctx.Err() == nil {
+			// The guest went away by itself: let QEMU finish its
+			// exit so that its status and the console are complete.
+			select {
+			case <-vm.exited:
+			case <-time.After(2 * time.Second):
+			}
+		}
+		vm.kill()
+		return nil, vm.failure("boot", err, 0)
+	}
+	vm.booted = time.Since(vm.started)
+	log.Info("qemu: guest ready", "after", vm.booted, "start_call", time.Since(t0), "guest_uptime", vm.ready.Uptime, "kernel", vm.ready.Kernel)
+	for _, w := range vm.ready.Warnings {
+		log.Warn("qemu: guest agent", "warning", w)
+	}
+	return vm, nil
+}
+
+// connect dials the agent sockets (QEMU creates them) and waits for the
+// ready message on one of them; the other is closed.
+func (vm *VM) connect(ctx context.Context) error {
+	type res struct {
+		cl  *agent.Client
+		m   *agent.Message
+		err error
+	}
+	var socks []string
+	for _, s := range []string{vm.m.AgentSocket, vm.m.AgentSerialSocket} {
+		if s != "" {
+			socks = append(socks, s)
+		}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	ch := make(chan res, len(socks))
+	for _, sock := range socks {
+		go func() {
+			var conn net.Conn
+			for {
+				c, err := net.Dial("unix", sock)
+				if err == nil {
+					conn = c
+					break
+				}
+				select {
+				case <-vm.exited:
+					ch <- res{err: errors.New("QEMU exited before the agent connected")}
+					return
+				case <-ctx.Done():
+					ch <- res{err: fmt.Errorf("connecting to the agent socket: %w", ctx.Err())}
+					return
+				case <-time.After(5 * time.Millisecond):
+				}
+			}
+			cl := agent.NewClient(conn)
+			m, err := cl.WaitReady(ctx)
+			if err != nil {
+				cl.Close()
+			}
+			ch <- res{cl, m, err}
+		}()
+	}
+	var firstErr error
+	for range socks {
+		var r res
+		select {
+		case r = <-ch:
+		case <-vm.exited:
+			return errors.New("QEMU exited before the agent was ready")
+		}
+		if r.err != nil {
+			if firstErr == nil || errors.Is(firstErr, context.Canceled) {
+				firstErr = r.err
+			}
+			continue
+		}
+		if vm.client != nil {
+			r.cl.Close() // a second ready: keep the first
+			continue
+		}
+		vm.client, vm.ready = r.cl, r.m
+		cancel() // stop waiting on the other channel
+	}
+	if vm.client != nil {
+		return nil
+	}
+	return firstErr
+}
+
+// failure turns an error into a *PanicError when the console shows a
+// problem after line since, else into a *GuestError. It waits briefly for
+// QEMU to end so that the console is complete.
+func (vm *VM) failure(op string, err error, since int) error {
+	select {
+	case <-vm.exited:
+	case <-time.After(10 * time.Second):
+	}
+	if p := firstProblem(vm.watch.Events(), since); p != nil {
+		return p
+	}
+	vm.stopMu.Lock()
+	killed := vm.killed
+	vm.stopMu.Unlock()
+	if vm.isExited() && vm.exitErr != nil && !killed {
+		err = fmt.Errorf("%w (QEMU: %v)", err, vm.exitErr)
+	}
+	return &GuestError{Op: op, Err: err, Console: vm.watch.Tail(), Stderr: vm.stderr.String()}
+}
+
+func (vm *VM) isExited() bool {
+	select {
+	case <-vm.exited:
+		return true
+	default:
+		return false
+	}
+}
+
+func (vm *VM) cleanup() {
+	if vm.logFile != nil {
+		vm.logFile.Close()
+	}
+	if vm.tmp != "" {
+		os.RemoveAll(vm.tmp)
+	}
+}
+
+func (vm *VM) kill() {
+	vm.stopMu.Lock()
+	vm.killed = true
+	vm.stopMu.Unlock()
+	if vm.cmd != nil && vm.cmd.Process != nil {
+		_ = syscall.Kill(-vm.cmd.Process.Pid, syscall.SIGKILL)
+	}
+}
+
+// Accel returns the accelerator the VM runs with and why it was chosen.
+func (vm *VM) Accel() AccelChoice { return vm.accel }
+
+// Machine returns the machine as started (accelerator, initramfs and agent
+// socket resolved).
+func (vm *VM) Machine() Machine { return vm.m }
+
+// Argv returns QEMU's command line.
+func (vm *VM) Argv() []string { return append([]string(nil), vm.argv...) }
+
+// BootTime is the wall time from QEMU's start to the agent's ready message
+// (the accelerator probe and the initramfs build are not included).
+func (vm *VM) BootTime() time.Duration { return vm.booted }
+
+// GuestUptime is the guest's /proc/uptime when the agent became ready.
+func (vm *VM) GuestUptime() time.Duration {
+	return time.Duration(vm.ready.Uptime * float64(time.Second))
+}
+
+// Pid is QEMU's process id (also its process group id).
+func (vm *VM) Pid() int { return vm.cmd.Process.Pid }
+
+// Problems returns every kernel problem report seen on the console so far.
+func (vm *VM) Problems() []*PanicError { return vm.watch.Events() }
+
+// Run runs argv in the guest and returns its output and exit code. A
+// non-zero exit code is not an error. If the guest dies during the command
+// (a panic) the error is a *PanicError; if the kernel reported a non-fatal
+// problem (WARN, hung task) during the command, Run returns the Result
+// together with that *PanicError.
+func (vm *VM) Run(ctx context.Context, argv ...string) (*Result, error) {
+	return vm.Exec(ctx, Command{Argv: argv})
+}
+
+// Exec is Run with the full set of options.
+func (vm *VM) Exec(ctx context.Context, c Command) (*Result, error) {
+	if len(c.Argv) == 0 {
+		return nil, errors.New("qemu: empty command")
+	}
+	since := vm.watch.lines()
+	var out, errb bytes.Buffer
+	var stdout, stderr io.Writer = &out, &errb
+	if c.Stdout != nil {
+		stdout = io.MultiWriter(&out, c.Stdout)
+	}
+	if c.Stderr != nil {
+		stderr = io.MultiWriter(&errb, c.Stderr)
+	}
+	t0 := time.Now()
+	ectx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type outcome struct {
+		exit *agent.Exit
+		err  error
+	}
+	done := make(chan outcome, 1)
+	go func() {
+		exit, err := vm.client.Exec(ectx, agent.Command{
+			Argv: c.Argv, Env: c.Env, Dir: c.Dir, Stdin: c.Stdin, Timeout: c.Timeout,
+			Stdout: stdout, Stderr: stderr,
+		})
+		done <- outcome{exit, err}
+	}()
+	fatal := make(chan *PanicError, 1)
+	go func() {
+		if p := vm.watch.waitFatal(ectx, since); p != nil {
+			fatal <- p
+		}
+	}()
+	var exit *agent.Exit
+	var err error
+	select {
+	case o := <-done:
+		exit, err = o.exit, o.err
+	case <-fatal:
+		// The kernel died under the command; with panic=-1 QEMU is
+		// on its way out. Let the console finish the report.
+		select {
+		case <-vm.exited:
+		case <-time.After(2 * time.Second):
+		}
+		return nil, firstProblem(vm.watch.Events(), since)
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("qemu: run %q: %w", c.Argv[0], err)
+		}
+		return nil, vm.failure("run "+c.Argv[0], err, since)
+	}
+	res := &Result{
+		Stdout: out.Bytes(), Stderr: errb.Bytes(), ExitCode: exit.Code, TimedOut: exit.TimedOut,
+		Duration: exit.Duration, Wall: time.Since(t0),
+	}
+	if exit.Error != "" && exit.Code == 127 && len(res.Stderr) == 0 {
+		res.Stderr = []byte(exit.Error + "\n")
+	}
+	if p := firstProblem(vm.watch.Events(), since); p != nil {
+		return res, p
+	}
+	return res, nil
+}
+
+// Wait waits until QEMU exits (the guest powered off or panicked, or ctx
+// of Start was cancelled) or ctx is done. It returns the first fatal
+// kernel problem as *PanicError, nil after a clean power-off, or a
+// *GuestError.
+func (vm *VM) Wait(ctx context.Context) error {
+	select {
+	case <-vm.exited:
+	case <-ctx.Done():
+		return fmt.Errorf("qemu: wait: %w", ctx.Err())
+	}
+	if p := firstProblem(vm.watch.Events(), 0); p != nil && p.Fatal {
+		return p
+	}
+	vm.stopMu.Lock()
+	stopping := vm.stopping
+	vm.stopMu.Unlock()
+	if vm.exitErr != nil && !stopping {
+		return &GuestError{Op: "wait", Err: vm.exitErr, Console: vm.watch.Tail(), Stderr: vm.stderr.String()}
+	}
+	return nil
+}
+
+// Done is closed when QEMU has exited.
+func (vm *VM) Done() <-chan struct{} { return vm.exited }
+
+// Stop asks the guest to power off and waits for QEMU to exit; if it has
+// not within ctx (or 10 seconds when ctx has no deadline), QEMU is killed.
+// It returns the first fatal kernel problem if the guest had panicked.
+func (vm *VM) Stop(ctx context.Context) error {
+	vm.stopMu.Lock()
+	vm.stopping = true
+	vm.stopMu.Unlock()
+	if !vm.isExited() {
+		_ = vm.client.Poweroff()
+		if _, ok := ctx.Deadline(); !ok {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, 10*time.Second)
+			defer cancel()
+		}
+		select {
+		case <-vm.exited:
+		case <-ctx.Done():
+			vm.log.Warn("qemu: guest did not power off; killing QEMU", "pid", vm.Pid())
+			vm.kill()
+			<-vm.exited
+		}
+	}
+	vm.client.Close()
+	if p := firstProblem(vm.watch.Events(), 0); p != nil && p.Fatal {
+		return p
+	}
+	return nil
+}
+
+// tailBuffer keeps the last max bytes written.
+type tailBuffer struct {
+	mu  sync.Mutex
+	buf []byte
+	max int
+}
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.buf = append(t.buf, p...)
+	if len(t.buf) > t.max {
+		t.buf = t.buf[len(t.buf)-t.max:]
+	}
+	return len(p), nil
+}
+
+func (t *tailBuffer) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return string(t.buf)
+}
