@@ -161,20 +161,24 @@ func (e *Experiment) Schedule() ([]BootPlan, error) {
 			}
 			for _, ki := range rng.Perm(len(e.Kernels)) {
 				plans = append(plans, BootPlan{Index: len(plans), Kernel: e.Kernels[ki].Name, Mode: m.mode,
-					Steps: e.bootSteps(rng)})
+					Steps: e.bootSteps(rng, m.mode)})
 			}
 		}
 	}
 	return plans, nil
 }
 
-func (e *Experiment) bootSteps(rng *rand.Rand) []Step {
+func (e *Experiment) bootSteps(rng *rand.Rand, m Mode) []Step {
 	drv := e.drivers()
+	runs := e.Preset.Runs
+	if m == ModeICount && e.Preset.ICountRuns > 0 {
+		runs = e.Preset.ICountRuns
+	}
 	var steps []Step
 	for _, wi := range rng.Perm(len(e.Preset.Workloads)) {
 		w := e.Preset.Workloads[wi]
 		first := rng.IntN(len(drv))
-		for run := range e.Preset.Warmup + e.Preset.Runs {
+		for run := range e.Preset.Warmup + runs {
 			for j := range drv {
 				// Rotate the order each run: A B, B A, A B ...
 				k := (first + j) % len(drv)
@@ -207,7 +211,7 @@ func (e *Experiment) workloadFor(name string, m Mode) (Workload, error) {
 // experiment goes.
 func (e *Experiment) bootEstimate(m Mode) time.Duration {
 	if m == ModeICount {
-		return 30 * time.Second
+		return 15 * time.Second
 	}
 	return 8 * time.Second
 }

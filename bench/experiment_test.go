@@ -177,7 +177,11 @@ func TestScheduleReproducible(t *testing.T) {
 		if i%2 == 1 && b.Kernel == s1[i-1].Kernel {
 			t.Errorf("boots %d and %d both %s", i-1, i, b.Kernel)
 		}
-		if want := len(p.Workloads) * 2 * (p.Runs + p.Warmup); len(b.Steps) != want {
+		runs := p.Runs
+		if b.Mode == ModeICount {
+			runs = p.ICountRuns
+		}
+		if want := len(p.Workloads) * 2 * (runs + p.Warmup); len(b.Steps) != want {
 			t.Errorf("boot %d: %d steps, want %d", i, len(b.Steps), want)
 		}
 		// Drivers alternate within a boot.
@@ -308,7 +312,7 @@ func TestExperimentEndToEndFake(t *testing.T) {
 			}
 		}
 	}
-	if want := 14 * len(p.Workloads) * 2 * p.Runs; lines != want {
+	if want := len(p.Workloads) * 2 * (8*p.Runs + 6*p.ICountRuns); lines != want {
 		t.Errorf("%d benchmark lines, want %d (no warm-up)", lines, want)
 	}
 	svg, png, err := Plot(a)

@@ -84,7 +84,11 @@ func TestIntegrationQuick(t *testing.T) {
 		if icount != (b.Mode == ModeICount) || b.Accel != "tcg" {
 			t.Errorf("boot %d (%s): accel %s, argv %q", b.Index, b.Mode, b.Accel, b.QEMUArgv)
 		}
-		if len(b.Samples) != len(p.Workloads)*2*(p.Runs+p.Warmup) {
+		runs := p.Runs
+		if b.Mode == ModeICount {
+			runs = p.ICountRuns
+		}
+		if len(b.Samples) != len(p.Workloads)*2*(runs+p.Warmup) {
 			t.Errorf("boot %d: %d samples", b.Index, len(b.Samples))
 		}
 	}

@@ -84,9 +84,10 @@ var ErrTooFewBoots = errors.New("bench: need at least 2 boots per arm for an int
 // resamples boot indices jointly; it needs len(a) == len(b).
 //
 // The percentile interval of a bootstrap over few units is too narrow; it
-// is widened about the estimate by sqrt(n/(n-1)) * t(n-1)/z (Hesterberg's
-// "expanded percentile" correction), n being the fewer boots of the two
-// arms. Coverage is checked by simulation in the tests.
+// is widened about the estimate, on the log scale, by sqrt(n/(n-1)) *
+// t(n-1)/z (after Hesterberg's "expanded percentile" interval), n being the
+// fewer boots of the two arms. Coverage is checked by simulation in the
+// tests.
 func RatioCI(a, b [][]float64, paired bool, opts BootstrapOptions) (Interval, error) {
 	conf := opts.Confidence
 	if conf == 0 {
@@ -145,7 +146,9 @@ func RatioCI(a, b [][]float64, paired bool, opts BootstrapOptions) (Interval, er
 	n := min(len(ma), len(mb))
 	z := normalQuantile(1 - alpha/2)
 	f := math.Sqrt(float64(n)/float64(n-1)) * tQuantile(1-alpha/2, float64(n-1)) / z
-	return Interval{Ratio: est, Lo: est + f*(lo-est), Hi: est + f*(hi-est), Confidence: conf,
+	// Widen on the log scale, where a ratio's sampling distribution is
+	// closer to symmetric and the bounds stay positive.
+	return Interval{Ratio: est, Lo: est * math.Exp(f*math.Log(lo/est)), Hi: est * math.Exp(f*math.Log(hi/est)), Confidence: conf,
 		BootsA: len(ma), BootsB: len(mb), Paired: paired}, nil
 }
 

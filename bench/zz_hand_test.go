@@ -2,42 +2,24 @@ package bench
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"testing"
 	"time"
-	"bytes"
-
-	"github.com/rflkit/rflkit/qemu"
 )
 
-type tsWriter struct{ t0 time.Time; buf bytes.Buffer }
-
-func (w *tsWriter) Write(p []byte) (int, error) {
-	for _, c := range p {
-		if c == '\n' {
-			fmt.Fprintf(os.Stderr, "%7.2f %s\n", time.Since(w.t0).Seconds(), w.buf.String())
-			w.buf.Reset()
-		} else {
-			w.buf.WriteByte(c)
-		}
-	}
-	return len(p), nil
-}
-
-func TestZZBoot(t *testing.T) {
+func TestZZHand(t *testing.T) {
 	k := "/tmp/dev/out-on/arch/x86/boot/bzImage"
-	for _, ic := range []bool{true} {
-		m := qemu.Machine{Kernel: k, Append: "null_blk.nr_devices=0 no_timer_check loglevel=8 printk.time=1", MemoryMiB: 512, Accel: qemu.AccelTCG}
-		if ic {
-			m.ICount = &qemu.ICount{}
-		}
-		t0 := time.Now()
-		vm, err := qemu.Start(context.Background(), m, qemu.StartOptions{Console: &tsWriter{t0: t0}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Logf("icount=%v boot %s uptime %s total %s", ic, vm.BootTime(), vm.GuestUptime(), time.Since(t0))
-		vm.Stop(context.Background())
+	kernels := []KernelArm{{Name: "helpers-on", Helpers: true, BzImage: k, Config: "/tmp/dev/out-on/.config"}, {Name: "helpers-off", BzImage: k}}
+	p := QuickPreset()
+	e := &Experiment{Kernels: kernels, Preset: p, Seed: 1, Boot: QEMUBoot(QEMUOptions{}),
+		Progress: func(pr Progress) { t.Logf("%d/%d %d/%d %s ~%s left: %s", pr.Boot, pr.Boots, pr.Done, pr.Total, pr.Elapsed.Round(time.Second), pr.Remaining.Round(time.Second), pr.Message) }}
+	res, err := e.Run(context.Background())
+	if res != nil {
+		res.WriteFile("/tmp/bench-aa/results.json")
 	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := Analyze(res, AnalyzeOptions{})
+	WriteTable(os.Stdout, a)
 }

@@ -91,6 +91,7 @@ type UsageError struct {
 	Msg   string
 }
 
+// Error returns "kbuild: FIELD: message".
 func (e *UsageError) Error() string { return fmt.Sprintf("kbuild: %s: %s", e.Field, e.Msg) }
 
 var (

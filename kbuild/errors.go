@@ -52,6 +52,7 @@ type KernelError struct {
 	Log         string   // the full build log, when kept on disk
 }
 
+// Error names the first diagnostic and counts the others.
 func (e *KernelError) Error() string {
 	if len(e.Diagnostics) == 0 {
 		return fmt.Sprintf("kbuild: the kernel does not build (make exit status %d)", e.ExitCode)
@@ -88,6 +89,7 @@ type InfraError struct {
 	Err      error    // underlying error (context.Canceled, *exec.ExitError...)
 }
 
+// Error gives the reason and the line or condition that shows it.
 func (e *InfraError) Error() string {
 	s := "kbuild: build infrastructure failed: " + string(e.Reason)
 	if e.Detail != "" {
@@ -115,6 +117,8 @@ type ConfigError struct {
 	ExplainErr   error
 }
 
+// Error lists each requested value against the final one, with kconfig's
+// root causes and fix when known.
 func (e *ConfigError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "kbuild: %d requested option(s) did not survive olddefconfig:", len(e.Mismatches))

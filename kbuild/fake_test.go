@@ -546,3 +546,57 @@ func TestFakeConcurrentBuildsShareOneBuild(t *testing.T) {
 		t.Errorf("%d builds ran make, want 1", built)
 	}
 }
+
+func TestFakeIncompleteEntryIsNotAHit(t *testing.T) {
+	f := newFake(t)
+	ctx := context.Background()
+	res, err := f.b.Build(ctx, tinySpec(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	entry := filepath.Dir(res.OutDir)
+	// An interrupted build: objects but no entry.json.
+	if err := os.Remove(filepath.Join(entry, entryFile)); err != nil {
+		t.Fatal(err)
+	}
+	stale := filepath.Join(res.OutDir, "stale-object")
+	if err := os.WriteFile(stale, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var lines int
+	f.b.Progress = func(e Event) {
+		if e.Phase == PhaseBuild && e.Kind != "" {
+			lines++
+		}
+	}
+	res2, err := f.b.Build(ctx, tinySpec(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res2.CacheHit || lines != 17 {
+		t.Errorf("an incomplete entry was used: hit=%v, %d lines rebuilt (want a full rebuild, 17)", res2.CacheHit, lines)
+	}
+	if _, err := os.Stat(stale); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the interrupted build's files survived: %v", err)
+	}
+
+	// An entry whose make succeeded but whose bookkeeping did not is
+	// resumed: make runs and finds nothing to do.
+	if err := os.Remove(filepath.Join(entry, entryFile)); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(entry, makeOKFile), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	lines = 0
+	res3, err := f.b.Build(ctx, tinySpec(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res3.CacheHit || lines != 0 {
+		t.Errorf("resume: hit=%v, %d lines rebuilt, want 0", res3.CacheHit, lines)
+	}
+	if _, err := os.Stat(filepath.Join(entry, makeOKFile)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("make.ok left in a complete entry")
+	}
+}

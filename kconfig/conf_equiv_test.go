@@ -183,8 +183,8 @@ func confParse(t testing.TB, name string, b []byte) *Config {
 func TestIntegrationEquivalenceX86(t *testing.T) {
 	testenv.Integration(t)
 	src := testenv.KernelSource(t)
-	tr := langLoadReal(t, "", langToolVars)
-	ref := newConfRefMaker(t, tr, src, "", langToolVars)
+	tr := langLoadReal(t, "", langToolVars(t))
+	ref := newConfRefMaker(t, tr, src, "", langToolVars(t))
 	for _, c := range []struct {
 		target string
 		mode   AllMode
@@ -234,6 +234,11 @@ func TestIntegrationEquivalenceX86(t *testing.T) {
 	for seed := 1; seed <= 20; seed++ {
 		t.Run(fmt.Sprintf("randconfig-%d", seed), func(t *testing.T) {
 			rnd := ref.make(t, "randconfig", nil, fmt.Sprintf("KCONFIG_SEED=%d", seed))
+			ours, err := tr.RandConfig(RandOptions{Seed: uint32(seed)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			confCompare(t, fmt.Sprintf("randconfig seed %d", seed), ours.Bytes(), rnd)
 			want := ref.make(t, "olddefconfig", rnd)
 			got := tr.OldDefconfig(confParse(t, "randconfig", rnd))
 			confCompare(t, fmt.Sprintf("olddefconfig of randconfig seed %d", seed), got.Bytes(), want)
@@ -246,8 +251,8 @@ func TestIntegrationEquivalenceOtherArches(t *testing.T) {
 	src := testenv.KernelSource(t)
 	for _, arch := range []string{"arm64", "riscv"} {
 		t.Run(arch, func(t *testing.T) {
-			tr := langLoadReal(t, arch, langToolVars)
-			ref := newConfRefMaker(t, tr, src, arch, langToolVars)
+			tr := langLoadReal(t, arch, langToolVars(t))
+			ref := newConfRefMaker(t, tr, src, arch, langToolVars(t))
 			in, err := os.ReadFile(tr.DefconfigPath())
 			if err != nil {
 				t.Fatal(err)

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/rflkit/rflkit/internal/testenv"
@@ -30,6 +31,8 @@ var confGoldenCases = []confGoldenCase{
 	{"olddefconfig-2", "olddefconfig", "in-2.config"},
 	{"savedefconfig-1", "savedefconfig", "in-1.config"},
 	{"savedefconfig-2", "savedefconfig", "in-2.config"},
+	{"randconfig-7", "randconfig", ""},
+	{"randconfig-12345", "randconfig", ""},
 }
 
 func confGoldenTree(t testing.TB, dir string) *Tree {
@@ -85,6 +88,16 @@ func confGoldenOurs(t testing.TB, tr *Tree, dir string, c confGoldenCase) []byte
 		return tr.oldDefconfigBytes(c.input, in).Bytes()
 	case "savedefconfig":
 		return tr.oldDefconfigBytes(c.input, in).Savedefconfig()
+	case "randconfig":
+		seed, err := ParseSeed(strings.TrimPrefix(c.name, "randconfig-"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := tr.RandConfig(RandOptions{Seed: seed})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r.Bytes()
 	}
 	t.Fatalf("unknown target %s", c.target)
 	return nil
@@ -109,8 +122,8 @@ func TestGoldenSmallTree(t *testing.T) {
 func confBinary(t testing.TB) string {
 	t.Helper()
 	src := testenv.KernelSource(t)
-	tr := langLoadReal(t, "", langToolVars)
-	ref := newConfRefMaker(t, tr, src, "", langToolVars)
+	tr := langLoadReal(t, "", langToolVars(t))
+	ref := newConfRefMaker(t, tr, src, "", langToolVars(t))
 	conf := filepath.Join(ref.obj, "scripts/kconfig/conf")
 	if _, err := os.Stat(conf); err != nil {
 		os.RemoveAll(filepath.Join(ref.dir, "allnoconfig-force"))
@@ -151,6 +164,9 @@ func TestIntegrationGoldenFromConf(t *testing.T) {
 			cmd := exec.Command(conf, "-s", mode, filepath.Join(dir, "Kconfig"))
 			cmd.Dir = work
 			cmd.Env = append(os.Environ(), "ARCH=testarch", "SRCARCH=testarch", "srctree="+dir)
+			if c.target == "randconfig" {
+				cmd.Env = append(cmd.Env, "KCONFIG_SEED="+strings.TrimPrefix(c.name, "randconfig-"))
+			}
 			if b, err := cmd.CombinedOutput(); err != nil {
 				t.Fatalf("conf %s: %v\n%s", mode, err, b)
 			}

@@ -33,6 +33,11 @@ func (d DiffResult) Empty() bool {
 // values are compared as text (so CONFIG_X=n equals "is not set", and 0x10
 // differs from 0x010). A symbol missing from one file is removed or added,
 // even when the other says n.
+//
+// The output differs from the script's only on files the kernel would not
+// read the same way either: the script reads any line ending in
+// " is not set" as an assignment, crashes on a CONFIG_ line without '=',
+// and cuts the last character of a final line that lacks its newline.
 func Diff(a, b *Config) DiffResult {
 	av, bv := diffValues(a), diffValues(b)
 	d := DiffResult{prefix: b.Prefix()}

@@ -27,7 +27,7 @@ func evalBenchInput(b *testing.B, tr *Tree) *Config {
 // scripts/kconfig-ratio's make timing.
 func BenchmarkOldDefconfig(b *testing.B) {
 	src := testenv.KernelSource(b)
-	opts := LoadOptions{SrcDir: src, MakeVars: langToolVars, CacheDir: testenv.CacheDir(b)}
+	opts := LoadOptions{SrcDir: src, MakeVars: langToolVars(b), CacheDir: testenv.CacheDir(b)}
 	tr, err := Load(context.Background(), opts) // warm the cache
 	if err != nil {
 		b.Fatal(err)
@@ -47,11 +47,25 @@ func BenchmarkOldDefconfig(b *testing.B) {
 
 // BenchmarkEvaluate is the evaluation and writing alone, on a loaded tree.
 func BenchmarkEvaluate(b *testing.B) {
-	tr := langLoadReal(b, "", langToolVars)
+	tr := langLoadReal(b, "", langToolVars(b))
 	in := evalBenchInput(b, tr)
 	for b.Loop() {
 		if len(tr.OldDefconfig(in).Bytes()) == 0 {
 			b.Fatal("empty output")
+		}
+	}
+}
+
+// BenchmarkLoad is parsing the x86_64 tree with a warm macro cache.
+func BenchmarkLoad(b *testing.B) {
+	src := testenv.KernelSource(b)
+	opts := LoadOptions{SrcDir: src, MakeVars: langToolVars(b), CacheDir: testenv.CacheDir(b)}
+	if _, err := Load(context.Background(), opts); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if _, err := Load(context.Background(), opts); err != nil {
+			b.Fatal(err)
 		}
 	}
 }

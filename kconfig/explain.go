@@ -135,6 +135,18 @@ func (t *Tree) Explain(cfg *Config, sym string, want string) (*Explanation, erro
 	if p := e.rangeProp(s); p != nil {
 		x.Range = exprSymName(p.Expr.Sym) + " " + exprSymName(p.Expr.Sym2)
 	}
+	if p := e.rangeProp(s); p != nil && !x.Takes {
+		base := 10
+		if s.Type == TypeHex {
+			base = 16
+		}
+		val, _ := cStrtoll(want, base)
+		if lo, hi := e.rangeVal(p.Expr.Sym, base), e.rangeVal(p.Expr.Sym2, base); val < lo || val > hi {
+			x.Unfixable = fmt.Sprintf("%s is outside %s's range %s..%s (%s:%d)", want, sym,
+				e.stringValue(p.Expr.Sym), e.stringValue(p.Expr.Sym2), p.File, p.Line)
+			return x, nil
+		}
+	}
 	if !x.Takes {
 		ex := &explainer{t: t, e: e, seen: map[*Symbol]bool{}}
 		x.Causes = ex.causes(s, want, nil)

@@ -68,7 +68,7 @@ func explainHasChain(x *Explanation, want ...string) bool {
 func TestIntegrationExplainInlineHelpersWithGCC(t *testing.T) {
 	testenv.Integration(t)
 	vars := map[string]string{}
-	for k, v := range langToolVars {
+	for k, v := range langToolVars(t) {
 		if k != "LLVM" {
 			vars[k] = v
 		}
@@ -93,7 +93,7 @@ func TestIntegrationExplainInlineHelpersWithGCC(t *testing.T) {
 
 func TestIntegrationExplainRustModversions(t *testing.T) {
 	testenv.Integration(t)
-	tr := langLoadReal(t, "", langToolVars)
+	tr := langLoadReal(t, "", langToolVars(t))
 	in := explainInput(t, tr, "CONFIG_MODULES=y\nCONFIG_MODVERSIONS=y\n# CONFIG_GENDWARFKSYMS is not set\n")
 	x, err := tr.Explain(in, "RUST", "y")
 	if err != nil {
@@ -120,7 +120,7 @@ func TestIntegrationExplainRustModversions(t *testing.T) {
 
 func TestIntegrationExplainRustNullWithoutConfigfs(t *testing.T) {
 	testenv.Integration(t)
-	tr := langLoadReal(t, "", langToolVars)
+	tr := langLoadReal(t, "", langToolVars(t))
 	// BLK_DEV_NULL_BLK selects CONFIGFS_FS: leave both out.
 	in := explainInput(t, tr, "# CONFIG_CONFIGFS_FS is not set\n# CONFIG_BLK_DEV_NULL_BLK is not set\n")
 	x, err := tr.Explain(in, "BLK_DEV_RUST_NULL", "y")

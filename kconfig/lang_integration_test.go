@@ -9,13 +9,29 @@ import (
 	"time"
 
 	"github.com/rflkit/rflkit/internal/testenv"
+	"github.com/rflkit/rflkit/toolchain"
 )
 
-// langToolVars are the toolchain's make variables used by the
-// integration tests (what toolchain.Detect picks on this machine).
-var langToolVars = map[string]string{
-	"LLVM": "1", "RUSTC": "/usr/bin/rustc", "HOSTRUSTC": "/usr/bin/rustc",
-	"RUSTDOC": "/usr/bin/rustdoc", "BINDGEN": "/usr/bin/bindgen",
+// langToolchain returns the make variables and fingerprint of the
+// toolchain rflkit's doctor (toolchain.Detect) picks on this machine:
+// the toolchain the integration tests compare against.
+func langToolchain(t testing.TB) (map[string]string, string) {
+	t.Helper()
+	rep, err := toolchain.Detect(context.Background(), toolchain.Options{SrcDir: testenv.KernelSource(t)})
+	if err != nil {
+		t.Fatalf("toolchain.Detect: %v", err)
+	}
+	if rep.MakeVars["LLVM"] == "" || rep.MakeVars["RUSTC"] == "" {
+		t.Fatalf("toolchain.Detect chose no LLVM/Rust toolchain: %v", rep.MakeVars)
+	}
+	return rep.MakeVars, rep.Fingerprint
+}
+
+// langToolVars returns the toolchain's make variables.
+func langToolVars(t testing.TB) map[string]string {
+	t.Helper()
+	v, _ := langToolchain(t)
+	return v
 }
 
 func langLoadReal(t testing.TB, arch string, vars map[string]string) *Tree {
@@ -34,7 +50,7 @@ func langLoadReal(t testing.TB, arch string, vars map[string]string) *Tree {
 
 func TestIntegrationLoadX86(t *testing.T) {
 	testenv.Integration(t)
-	tr := langLoadReal(t, "", langToolVars)
+	tr := langLoadReal(t, "", langToolVars(t))
 	for _, w := range tr.Warnings {
 		t.Log(w)
 	}
@@ -42,8 +58,8 @@ func TestIntegrationLoadX86(t *testing.T) {
 
 func TestIntegrationMacroCacheWarm(t *testing.T) {
 	testenv.Integration(t)
-	langLoadReal(t, "", langToolVars)
-	tr := langLoadReal(t, "", langToolVars)
+	langLoadReal(t, "", langToolVars(t))
+	tr := langLoadReal(t, "", langToolVars(t))
 	if tr.MacroStats.Runs != 0 || tr.MacroStats.Rounds != 1 {
 		t.Errorf("second load ran %d commands in %d rounds, want 0 in 1", tr.MacroStats.Runs, tr.MacroStats.Rounds)
 	}
@@ -70,7 +86,7 @@ func TestIntegrationLoadEveryArch(t *testing.T) {
 		t.Run(arch, func(t *testing.T) {
 			vars := map[string]string{}
 			if _, ok := langClangTargets[arch]; ok || arch == "um" {
-				vars = langToolVars
+				vars = langToolVars(t)
 			}
 			tr := langLoadReal(t, arch, vars)
 			if tr.Env["SRCARCH"] != arch {

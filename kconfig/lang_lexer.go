@@ -67,6 +67,7 @@ var langKeywords = map[string]langTok{
 	"visible": tVisible,
 }
 
+// String names the token for error messages.
 func (k langTok) String() string {
 	switch k {
 	case tEOF:

@@ -136,6 +136,7 @@ func (s *Symbol) IsChoice() bool { return s.isChoice != nil }
 // Members returns the symbols of a choice block in definition order.
 func (m *Menu) Members() []*Symbol { return slices.Clone(m.members) }
 
+// String returns the symbol's name ("<choice>" for a choice).
 func (s *Symbol) String() string { return exprSymName(s) }
 
 // Tree is a parsed Kconfig tree: its symbols, its menu tree and the
@@ -263,6 +264,7 @@ type Error struct {
 	Msg  string
 }
 
+// Error returns "kconfig: FILE:LINE: MESSAGE".
 func (e *Error) Error() string {
 	return fmt.Sprintf("kconfig: %s:%d: %s", e.File, e.Line, e.Msg)
 }

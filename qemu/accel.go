@@ -161,8 +161,8 @@ func probeKVM(ctx context.Context, m Machine, timeout time.Duration, log *slog.L
 	m.Accel = AccelKVM
 	m.ICount = nil
 	// The boot stub's early console shows how far a hanging guest got
-	// ("early console in setup code" on PVM hosts).
-	m.Append = strings.TrimSpace(m.Append + " earlyprintk=ttyS0")
+	// ("early console in setup code" on PVM hosts; printed with "debug").
+	m.Append = strings.TrimSpace(m.Append + " earlyprintk=ttyS0 debug")
 	pctx, cancel := context.WithTimeout(ctx, timeout+2*time.Second)
 	defer cancel()
 	t0 := time.Now()

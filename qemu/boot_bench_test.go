@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/rflkit/rflkit/internal/testenv"
-	"github.com/rflkit/rflkit/internal/testkernel"
 )
 
 // BenchmarkBoot measures the wall time from Start to the first command's
@@ -19,7 +18,7 @@ import (
 func BenchmarkBoot(b *testing.B) {
 	testenv.Integration(b)
 	ctx := context.Background()
-	k := testkernel.TinyRust(b, true)
+	kernel := tinyKernel(b)
 	cache := testenv.CacheDir(b)
 	fio := testenv.LookPath(b, "fio")
 	initrd := func(spec InitramfsSpec) string {
@@ -33,7 +32,7 @@ func BenchmarkBoot(b *testing.B) {
 	small := initrd(InitramfsSpec{})
 	withFio := initrd(InitramfsSpec{Binaries: []string{fio}})
 	fullFio := initrd(InitramfsSpec{Binaries: []string{fio}, FullLibraries: true})
-	base := Machine{Kernel: k.BzImage, Initramfs: small, Accel: AccelTCG}
+	base := Machine{Kernel: kernel, Initramfs: small, Accel: AccelTCG}
 	with := func(f func(*Machine)) Machine { m := base; f(&m); return m }
 	cases := []struct {
 		name string

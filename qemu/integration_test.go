@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/rflkit/rflkit/internal/testenv"
-	"github.com/rflkit/rflkit/internal/testkernel"
 )
 
 // testWriter streams the console into t.Logf, line by line.
@@ -36,13 +35,13 @@ func (w *testWriter) Write(p []byte) (int, error) {
 // boot starts the tiny Rust kernel under TCG with the given initramfs spec.
 func boot(t *testing.T, ctx context.Context, spec InitramfsSpec, mod func(*Machine)) *VM {
 	t.Helper()
-	k := testkernel.TinyRust(t, true)
+	kernel := tinyKernel(t)
 	spec.CacheDir = testenv.CacheDir(t)
 	initrd, err := BuildInitramfs(ctx, spec)
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := Machine{Kernel: k.BzImage, Initramfs: initrd, Accel: AccelTCG}
+	m := Machine{Kernel: kernel, Initramfs: initrd, Accel: AccelTCG}
 	if mod != nil {
 		mod(&m)
 	}
@@ -71,15 +70,23 @@ func assertGone(t *testing.T, vm *VM) {
 	if err := syscall.Kill(vm.Pid(), 0); !errors.Is(err, syscall.ESRCH) {
 		t.Errorf("QEMU pid %d still exists (kill 0: %v)", vm.Pid(), err)
 	}
+	sock := vm.Machine().AgentSocket
+	if sock == "" {
+		sock = vm.Machine().AgentSerialSocket
+	}
+	if sock == "" {
+		t.Fatal("the VM has no agent socket")
+	}
+	tmp := filepath.Dir(sock)
 	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
 	for _, p := range procs {
 		b, err := os.ReadFile(p)
-		if err == nil && bytes.Contains(b, []byte(vm.Machine().AgentSocket)) {
+		if err == nil && bytes.Contains(b, []byte(tmp+"/")) {
 			t.Errorf("process %s still runs this VM: %q", p, bytes.ReplaceAll(b, []byte{0}, []byte{' '}))
 		}
 	}
-	if _, err := os.Stat(filepath.Dir(vm.Machine().AgentSocket)); !os.IsNotExist(err) {
-		t.Errorf("temporary directory %s left behind (%v)", filepath.Dir(vm.Machine().AgentSocket), err)
+	if _, err := os.Stat(tmp); !os.IsNotExist(err) {
+		t.Errorf("temporary directory %s left behind (%v)", tmp, err)
 	}
 }
 
@@ -280,13 +287,13 @@ func TestIntegrationAccelProbe(t *testing.T) {
 	testenv.Integration(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	k := testkernel.TinyRust(t, true)
+	kernel := tinyKernel(t)
 	cache := t.TempDir()
 	initrd, err := BuildInitramfs(ctx, InitramfsSpec{CacheDir: testenv.CacheDir(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := Machine{Kernel: k.BzImage, Initramfs: initrd}
+	m := Machine{Kernel: kernel, Initramfs: initrd}
 	t0 := time.Now()
 	c, err := ChooseAccel(ctx, m, ProbeOptions{CacheDir: cache, Timeout: 8 * time.Second})
 	if err != nil {

@@ -332,9 +332,14 @@ func (e *evalEnv) checkSet(s *llvmSet, want int) []Problem {
 				"all LLVM tools of one release", fmt.Sprintf("LLVM=-%d", major(clang.Version))})
 		}
 	}
+	if len(s.missing) > 0 {
+		ps = append(ps, Problem{CheckLLVMTools, ScopeBuild, SeverityError, Clang, "no " + strings.Join(s.missing, ", ") + " for LLVM=" + s.Var,
+			"every LLVM tool Kbuild runs", fmt.Sprintf("apt-get install clang-%d lld-%d llvm-%d", want, want, want)})
+	}
 	return ps
 }
 
+// toolName is the name Kbuild runs tool t under with LLVM=llvm.
 func toolName(t Tool, llvm string) string {
 	switch {
 	case strings.HasPrefix(llvm, "-"):

@@ -42,24 +42,26 @@ func TestDefaultSetIsAvailable(t *testing.T) {
 	}
 }
 
-// The kernel test's failure cases, one by one (rust_is_available_test.py).
-func TestKernelFailureCases(t *testing.T) {
-	m := newFake(t)
-	m.standard()
+// failureCase is one of the kernel test's failure cases.
+type failureCase struct {
+	name  string
+	env   []string
+	check Check
+	tool  Tool
+	found string // substring of Found
+}
+
+// kernelFailureCases returns the failure cases of the kernel's
+// rust_is_available_test.py (and a few more) on the standard fake machine m.
+func kernelFailureCases(m *fakeMachine) []failureCase {
 	nonexec := filepath.Join(m.dir, "nonexecutable")
 	if err := os.WriteFile(nonexec, []byte("nonexecutable"), 0o644); err != nil {
-		t.Fatal(err)
+		m.t.Fatal(err)
 	}
 	missing := filepath.Join(m.dir, "missing")
 	m.write("true", "exit 0\n")
 
-	cases := []struct {
-		name  string
-		env   []string
-		check Check
-		tool  Tool
-		found string // substring of Found
-	}{
+	return []failureCase{
 		{"rustc-missing", []string{"RUSTC=" + missing}, CheckExists, Rustc, "could not be found"},
 		{"bindgen-missing", []string{"BINDGEN=" + missing}, CheckExists, Bindgen, "could not be found"},
 		{"rustc-nonexecutable", []string{"RUSTC=" + nonexec}, CheckRustcVersion, Rustc, "failed with code"},
@@ -82,6 +84,13 @@ func TestKernelFailureCases(t *testing.T) {
 		{"rustc-src-core-krustflags", []string{"KRUSTFLAGS=--sysroot=" + missing}, CheckRustSrc, Rustc, missing},
 		{"rustc-src-core-rustlibsrc", []string{"RUST_LIB_SRC=" + missing}, CheckRustSrc, Rustc, missing},
 	}
+}
+
+// The kernel test's failure cases, one by one (rust_is_available_test.py).
+func TestKernelFailureCases(t *testing.T) {
+	m := newFake(t)
+	m.standard()
+	cases := kernelFailureCases(m)
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			r := m.detect(tc.env...)
@@ -390,6 +399,21 @@ func TestLLVMSuffixAndPrefix(t *testing.T) {
 		}
 		problem(t, r, CheckLLVMTools)
 		problem(t, r, CheckCCIsClang)
+	})
+	t.Run("missing-llvm-strip", func(t *testing.T) {
+		m := newFake(t)
+		m.standard()
+		if err := os.Remove(filepath.Join(m.bin, "llvm-strip")); err != nil {
+			t.Fatal(err)
+		}
+		r := m.detect()
+		expectSuccess(t, r)
+		if r.BuildOK {
+			t.Fatalf("BuildOK without llvm-strip")
+		}
+		if p := problem(t, r, CheckLLVMTools); !strings.Contains(p.Found, "llvm-strip") {
+			t.Errorf("found = %q", p.Found)
+		}
 	})
 	t.Run("old-clang", func(t *testing.T) {
 		m := newFake(t)

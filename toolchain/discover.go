@@ -282,10 +282,15 @@ func (f *finder) pinnedTool(tool Tool, varName, val string) *Candidate {
 // llvmSet is one way of naming LLVM to Kbuild: LLVM=1 (plain names on
 // PATH), LLVM=-N (suffixed names) or LLVM=/prefix/.
 type llvmSet struct {
-	Var    string // the value of LLVM=
-	tools  map[Tool]*Candidate
-	pinned bool
+	Var     string // the value of LLVM=
+	tools   map[Tool]*Candidate
+	missing []string // other programs Kbuild runs from this set that do not exist
+	pinned  bool
 }
+
+// llvmOthers are the other LLVM programs Kbuild runs with LLVM= (checked
+// for existence only).
+var llvmOthers = []string{"clang++", "llvm-objdump", "llvm-readelf", "llvm-strip"}
 
 // llvmTools are the LLVM programs Detect probes for each set. Kbuild also
 // runs llvm-objdump, llvm-readelf and llvm-strip from the same place.
@@ -312,6 +317,11 @@ func (f *finder) set(val string, pinned bool) *llvmSet {
 		}
 		if p != "" {
 			s.tools[t] = f.add(t, p, src, false)
+		}
+	}
+	for _, name := range llvmOthers {
+		if f.lookPath(toolName(Tool(name), val)) == "" {
+			s.missing = append(s.missing, toolName(Tool(name), val))
 		}
 	}
 	return s

@@ -184,7 +184,8 @@ func (m *fakeMachine) llvm(dir, suffix, ver string) {
 	}
 	m.clang(filepath.Join(dir, "clang"+suffix), "Debian clang version "+ver+" (3+b1)", ver)
 	m.write(filepath.Join(dir, "ld.lld"+suffix), "echo 'Debian LLD "+ver+" (compatible with GNU linkers)'\n")
-	for _, t := range []string{"llvm-ar", "llvm-nm", "llvm-objcopy"} {
+	m.clang(filepath.Join(dir, "clang++"+suffix), "Debian clang version "+ver+" (3+b1)", ver)
+	for _, t := range []string{"llvm-ar", "llvm-nm", "llvm-objcopy", "llvm-objdump", "llvm-readelf", "llvm-strip"} {
 		m.write(filepath.Join(dir, t+suffix), "echo 'Debian LLVM version "+ver+"'; echo '  Optimized build.'\n")
 	}
 }
@@ -270,4 +271,26 @@ func expectWarning(t *testing.T, r *Report, c Check) Problem {
 		t.Fatalf("%v: severity %s, want warning", p, p.Severity)
 	}
 	return p
+}
+
+// kernelReason maps rust_is_available.sh's message to the check it made.
+func kernelReason(stderr string) Check {
+	s := strings.ReplaceAll(stderr, "\n*** ", " ")
+	switch {
+	case strings.Contains(s, "Environment variable"):
+		return CheckVarsSet
+	case strings.Contains(s, "could not be found.") && !strings.Contains(s, "Source code for the 'core'"):
+		return CheckExists
+	case strings.Contains(s, "to check the Rust compiler version"), strings.Contains(s, "Rust compiler '") && strings.Contains(s, "is too old"):
+		return CheckRustcVersion
+	case strings.Contains(s, "to check the libclang version") && strings.Contains(s, "failed with code"):
+		return CheckLibclangFound
+	case strings.Contains(s, "to check the libclang version"), strings.Contains(s, "libclang (used by the Rust bindings generator") && strings.Contains(s, "is too old"):
+		return CheckLibclangVersion
+	case strings.Contains(s, "bindings generator version"), strings.Contains(s, "Rust bindings generator '") && strings.Contains(s, "is too old"):
+		return CheckBindgenVersion
+	case strings.Contains(s, "Source code for the 'core' standard library could not be found"):
+		return CheckRustSrc
+	}
+	return 0
 }

@@ -46,28 +46,6 @@ func kmake(t *testing.T, src string, env []string, vars []string, target string)
 	return out, stderr.String(), code
 }
 
-// kernelReason maps rust_is_available.sh's message to the check it made.
-func kernelReason(stderr string) toolchain.Check {
-	s := strings.ReplaceAll(stderr, "\n*** ", " ")
-	switch {
-	case strings.Contains(s, "Environment variable"):
-		return toolchain.CheckVarsSet
-	case strings.Contains(s, "could not be found.") && !strings.Contains(s, "Source code for the 'core'"):
-		return toolchain.CheckExists
-	case strings.Contains(s, "to check the Rust compiler version"), strings.Contains(s, "Rust compiler '") && strings.Contains(s, "is too old"):
-		return toolchain.CheckRustcVersion
-	case strings.Contains(s, "to check the libclang version") && strings.Contains(s, "failed with code"):
-		return toolchain.CheckLibclangFound
-	case strings.Contains(s, "to check the libclang version"), strings.Contains(s, "libclang (used by the Rust bindings generator") && strings.Contains(s, "is too old"):
-		return toolchain.CheckLibclangVersion
-	case strings.Contains(s, "bindings generator version"), strings.Contains(s, "Rust bindings generator '") && strings.Contains(s, "is too old"):
-		return toolchain.CheckBindgenVersion
-	case strings.Contains(s, "Source code for the 'core' standard library could not be found"):
-		return toolchain.CheckRustSrc
-	}
-	return 0
-}
-
 func detectReal(t *testing.T, src string, env []string) *toolchain.Report {
 	t.Helper()
 	r, err := toolchain.Detect(t.Context(), toolchain.Options{SrcDir: src, Arch: "x86_64", Env: env})
@@ -156,7 +134,7 @@ func TestIntegrationRustAvailableAgreesWithKbuild(t *testing.T) {
 		t.Fatalf("make rustavailable succeeded with %s; doctor says not available", forced)
 	}
 	errs := rf.Errors(toolchain.ScopeRust)
-	if got, want := errs[0].Check, kernelReason(stderr); got != want || want != toolchain.CheckRustSrc {
+	if got, want := errs[0].Check, toolchain.KernelReason(stderr); got != want || want != toolchain.CheckRustSrc {
 		t.Fatalf("doctor's reason %s, kernel's %s (want both rust-src)\n%s", got, want, stderr)
 	}
 	if !strings.Contains(stderr, errs[0].Found[len("no "):strings.Index(errs[0].Found, " (")]) {

@@ -39,10 +39,12 @@ func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
 func (m *multiFlag) Set(s string) error { *m = append(*m, s); return nil }
 
 func main() {
-	os.Exit(run())
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
-func run() int {
+func run(args []string, stdout, stderr io.Writer) int {
+	flag := flag.NewFlagSet("build", flag.ContinueOnError)
+	flag.SetOutput(stderr)
 	var frags, vars multiFlag
 	src := flag.String("src", "", "kernel source directory or tarball (.tar.xz, .tar.gz)")
 	base := flag.String("base", "defconfig", "base configuration: a make target (tinyconfig, defconfig, ...) or a .config file")
@@ -59,10 +61,12 @@ func run() int {
 	flag.Var(&frags, "fragment", "config fragment file (repeatable)")
 	flag.Var(&vars, "var", "extra make variable NAME=value (repeatable)")
 	flag.Usage = func() {
-		fmt.Fprintf(flag.CommandLine.Output(), "usage: build -src TREE_OR_TARBALL [flags] [targets]\n")
+		fmt.Fprintf(stderr, "usage: build -src TREE_OR_TARBALL [flags] [targets]\n")
 		flag.PrintDefaults()
 	}
-	flag.Parse()
+	if err := flag.Parse(args); err != nil {
+		return 2
+	}
 	if *src == "" {
 		flag.Usage()
 		return 2
@@ -71,7 +75,7 @@ func run() int {
 	for _, v := range vars {
 		k, val, ok := strings.Cut(v, "=")
 		if !ok {
-			fmt.Fprintf(os.Stderr, "build: -var %q: want NAME=value\n", v)
+			fmt.Fprintf(stderr, "build: -var %q: want NAME=value\n", v)
 			return 2
 		}
 		extra[k] = val
@@ -85,12 +89,12 @@ func run() int {
 	if !*noDetect {
 		srcTree, err := kbuild.ResolveSource(ctx, *src, mustCacheDir(*cacheDir))
 		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
+			fmt.Fprintln(stderr, err)
 			return 1
 		}
 		rep, err := toolchain.Detect(ctx, toolchain.Options{SrcDir: srcTree.Dir, Arch: *arch})
 		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
+			fmt.Fprintln(stderr, err)
 			return 1
 		}
 		b.MakeVars = rep.MakeVars
@@ -99,7 +103,7 @@ func run() int {
 			delete(b.MakeVars, "LLVM")
 		}
 		if !rep.RustAvailable {
-			fmt.Fprintln(os.Stderr, "build: warning: the toolchain cannot build Rust code for this tree; see `go run ./examples/toolchain`")
+			fmt.Fprintln(stderr, "build: warning: the toolchain cannot build Rust code for this tree; see `go run ./examples/toolchain`")
 		}
 	}
 	b.ExtraVars = extra
@@ -108,11 +112,14 @@ func run() int {
 		delete(b.MakeVars, k)
 	}
 
-	tty := term.IsTerminal(int(os.Stderr.Fd()))
-	if *verbose {
-		b.Log = os.Stderr
+	tty := false
+	if f, ok := stderr.(*os.File); ok {
+		tty = term.IsTerminal(int(f.Fd()))
 	}
-	b.Progress = progress(os.Stderr, tty && !*verbose)
+	if *verbose {
+		b.Log = stderr
+	}
+	b.Progress = progress(stderr, tty && !*verbose)
 
 	spec := kbuild.BuildSpec{Config: kbuild.ConfigSpec{Base: *base, Fragments: frags}, Targets: flag.Args()}
 	if *tinyRust {
@@ -122,14 +129,14 @@ func run() int {
 	}
 	res, err := b.Build(ctx, spec)
 	if tty && !*verbose {
-		fmt.Fprintln(os.Stderr)
+		fmt.Fprintln(stderr)
 	}
 	if err != nil {
-		report(os.Stderr, err)
+		report(stderr, err)
 		return 1
 	}
 	if *jsonOut {
-		enc := json.NewEncoder(os.Stdout)
+		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		_ = enc.Encode(struct {
 			CacheHit   bool              `json:"cache_hit"`
@@ -145,14 +152,14 @@ func run() int {
 	} else if res.SeededFrom != "" {
 		how = "built from the objects of " + res.SeededFrom
 	}
-	fmt.Printf("%s in %s (config %s)\n", how, time.Since(start).Round(time.Millisecond), res.ConfigHash[:16])
+	fmt.Fprintf(stdout, "%s in %s (config %s)\n", how, time.Since(start).Round(time.Millisecond), res.ConfigHash[:16])
 	names := make([]string, 0, len(res.Artifacts))
 	for n := range res.Artifacts {
 		names = append(names, n)
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		fmt.Printf("  %-14s %s\n", n, res.Artifacts[n])
+		fmt.Fprintf(stdout, "  %-14s %s\n", n, res.Artifacts[n])
 	}
 	return 0
 }

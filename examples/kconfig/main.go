@@ -96,7 +96,7 @@ func usage(w io.Writer, cmds map[string]command) {
 	}
 	slices.Sort(names)
 	for _, n := range names {
-		fmt.Fprintf(w, "  %-7s %s\n", n, strings.TrimSpace(cmds[n].usage))
-		fmt.Fprintf(w, "          %s\n", cmds[n].summary)
+		fmt.Fprintf(w, "  %s %s\n", n, strings.TrimSpace(cmds[n].usage))
+		fmt.Fprintf(w, "      %s\n", cmds[n].summary)
 	}
 }

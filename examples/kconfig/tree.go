@@ -8,6 +8,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/rflkit/rflkit/kconfig"
 	"github.com/rflkit/rflkit/toolchain"
@@ -27,6 +28,11 @@ func treeCommands() map[string]command {
 			usage:   "-src TREE [-arch ARCH] -config IN [-o OUT]",
 			summary: "make savedefconfig: the minimal defconfig for IN (stdout without -o)",
 			run:     runSavedefconfig,
+		},
+		"randconfig": {
+			usage:   "-src TREE [-arch ARCH] [-seed N] [-config ALLCONFIG] -o OUT",
+			summary: "make randconfig (seed from -seed, else $KCONFIG_SEED; probabilities from $KCONFIG_PROBABILITY)",
+			run:     runRandConfig,
 		},
 		"explain": {
 			usage:   "-src TREE [-arch ARCH] -config IN SYM[=VAL]",
@@ -231,4 +237,43 @@ func runExplain(ctx context.Context, e *env, args []string) error {
 		return exitError(1)
 	}
 	return nil
+}
+
+func runRandConfig(ctx context.Context, e *env, args []string) error {
+	fs, f := newTreeFlags(e, "randconfig", "-src TREE [-arch ARCH] [-seed N] [-config ALLCONFIG] -o OUT")
+	seed := fs.String("seed", "", "KCONFIG_SEED (default $KCONFIG_SEED, else the time)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if f.src == "" || f.out == "" || fs.NArg() != 0 {
+		return usageError(e, fs, "-src and -o are required")
+	}
+	if *seed == "" {
+		*seed = e.getenv("KCONFIG_SEED")
+	}
+	var n uint32
+	if *seed == "" {
+		now := time.Now()
+		n = uint32((now.Unix() + 1) * int64(now.Nanosecond()/1000+1))
+	} else {
+		var err error
+		if n, err = kconfig.ParseSeed(*seed); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(e.stderr, "KCONFIG_SEED=0x%X\n", n)
+	tr, err := f.load(ctx, e)
+	if err != nil {
+		return err
+	}
+	in, err := f.input(e)
+	if err != nil {
+		return err
+	}
+	r, err := tr.RandConfig(kconfig.RandOptions{Seed: n, Probability: e.getenv("KCONFIG_PROBABILITY"), AllConfig: in})
+	if err != nil {
+		return err
+	}
+	printWarnings(e, r)
+	return r.WriteFile(f.out)
 }
