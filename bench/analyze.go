@@ -62,7 +62,8 @@ type ArmStats struct {
 	Mean     float64 // mean of all runs
 	Min, Max float64
 	// BetweenBoot is the share of the variance that lies between boot
-	// means (0..1); near 1 means the runs cluster by boot.
+	// means (0..1); near 1 means the runs cluster by boot. It is -1 when
+	// no boot has two runs (nothing to compare with).
 	BetweenBoot float64
 	Modality    Modality
 	ByBoot      [][]float64 // runs, grouped by boot in boot order
@@ -251,6 +252,15 @@ func Analyze(r *Results, opts AnalyzeOptions) (*Analysis, error) {
 			}
 		}
 	}
+	few := 0
+	for _, c := range a.Comparisons {
+		if len(c.UTest.Warnings) > 0 {
+			few++
+		}
+	}
+	if few > 0 {
+		a.Warnings = append(a.Warnings, fmt.Sprintf("%d of %d U tests (on boot means) have too few boots to reach p < 0.05 whatever the data; their p-values say nothing", few, len(a.Comparisons)))
+	}
 	return a, nil
 }
 
@@ -280,7 +290,13 @@ func fillArm(st *ArmStats) {
 		st.Min, st.Max = math.Min(st.Min, x), math.Max(st.Max, x)
 	}
 	// Share of variance between boots: var(boot means) against the total.
-	if tot := stddev(all); tot > 0 && len(bootMeans) > 1 {
+	st.BetweenBoot = -1
+	for _, b := range st.ByBoot {
+		if len(b) > 1 {
+			st.BetweenBoot = 0
+		}
+	}
+	if tot := stddev(all); tot > 0 && len(bootMeans) > 1 && st.BetweenBoot == 0 {
 		st.BetweenBoot = math.Min(1, math.Pow(stddev(bootMeans)/tot, 2))
 	}
 	st.Modality = CheckModality(all)
@@ -309,9 +325,6 @@ func compare(q Question, m Measure, A, B *ArmStats, paired bool, bo BootstrapOpt
 		mb = append(mb, Mean(b))
 	}
 	c.UTest = MannWhitney(ma, mb)
-	for _, w := range c.UTest.Warnings {
-		c.Warnings = append(c.Warnings, "U test on boot means: "+w)
-	}
 	for _, s := range []*ArmStats{A, B} {
 		if s.Modality.Multimodal {
 			c.Warnings = append(c.Warnings, fmt.Sprintf("%s is multimodal: %d samples <= %.4g < gap of %.3g < %d samples", s.Key, s.Modality.Low, s.Modality.Split, s.Modality.Gap, s.Modality.High))

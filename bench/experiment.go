@@ -247,7 +247,7 @@ func (e *Experiment) Run(ctx context.Context) (*Results, error) {
 		cpus = 1
 	}
 	res := &Results{Format: ResultsFormat, Preset: e.Preset, Seed: e.Seed, Started: time.Now().UTC(),
-		GuestCPUs: cpus, Schedule: plans}
+		GuestCPUs: cpus, Schedule: plans, Host: DescribeHost(ctx)}
 	for _, k := range e.Kernels {
 		km, err := DescribeKernel(k)
 		if err != nil {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"strings"
 	"text/tabwriter"
 )
 
@@ -74,6 +75,13 @@ func fmtValue(m Measure, v float64) string {
 	return fmt.Sprintf("%.0f", v)
 }
 
+func fmtShare(x float64) string {
+	if x < 0 {
+		return "n/a"
+	}
+	return fmt.Sprintf("%.0f%%", 100*x)
+}
+
 func fmtChange(c Comparison) string {
 	if c.Err != "" {
 		return "n/a (" + c.Err + ")"
@@ -122,8 +130,8 @@ func WriteTable(w io.Writer, a *Analysis) error {
 			if s.Modality.Multimodal {
 				mm = " multimodal"
 			}
-			bw.printf("%s\t%s\t%s\t%d\t%d\t%s\t%s\t%s\t%s\t%.0f%%%s\n", s.Key.Workload, s.Key.Kernel, s.Key.Driver, s.N, s.Boots,
-				fmtValue(m, s.Median), fmtValue(m, s.Mean), fmtValue(m, s.Min), fmtValue(m, s.Max), 100*s.BetweenBoot, mm)
+			bw.printf("%s\t%s\t%s\t%d\t%d\t%s\t%s\t%s\t%s\t%s%s\n", s.Key.Workload, s.Key.Kernel, s.Key.Driver, s.N, s.Boots,
+				fmtValue(m, s.Median), fmtValue(m, s.Mean), fmtValue(m, s.Min), fmtValue(m, s.Max), fmtShare(s.BetweenBoot), mm)
 		}
 	}
 	bw.printf("\ncomparison\tmeasure\tworkload\tarms (B/A)\tchange [95%% CI]\tp (U, boots)\tverdict\n")
@@ -207,13 +215,30 @@ func WriteMarkdown(w io.Writer, r *Results, a *Analysis, opts ReportOptions) err
 			if s.Modality.Multimodal {
 				mm = " (multimodal)"
 			}
-			bw.printf("| %s | %s | %s | %d | %d | %s | %s | %s | %s | %.0f%%%s |\n", s.Key.Workload, s.Key.Kernel, s.Key.Driver,
-				s.N, s.Boots, fmtValue(m, s.Median), fmtValue(m, s.Mean), fmtValue(m, s.Min), fmtValue(m, s.Max), 100*s.BetweenBoot, mm)
+			bw.printf("| %s | %s | %s | %d | %d | %s | %s | %s | %s | %s%s |\n", s.Key.Workload, s.Key.Kernel, s.Key.Driver,
+				s.N, s.Boots, fmtValue(m, s.Median), fmtValue(m, s.Mean), fmtValue(m, s.Min), fmtValue(m, s.Max), fmtShare(s.BetweenBoot), mm)
 		}
 		bw.printf("\n")
 	}
 	if opts.PlotFile != "" {
 		bw.printf("![per-arm distributions](%s)\n\n", opts.PlotFile)
+	}
+	seen := map[Mode]bool{}
+	for _, b := range r.Boots {
+		if seen[b.Mode] || len(b.QEMUArgv) == 0 {
+			continue
+		}
+		if len(seen) == 0 {
+			bw.printf("## How the guests ran\n\n")
+		}
+		seen[b.Mode] = true
+		bw.printf("%s boots (boot %d shown; every boot's command line and boot id are in results.json):\n\n```\n%s\n```\n\n",
+			b.Mode, b.Index, strings.Join(b.QEMUArgv, " "))
+	}
+	if len(r.Preset.Workloads) > 0 {
+		w := r.Preset.Workloads[0]
+		bw.printf("fio (per run; under icount runtime %v, ramp %v): `fio %s`\n\n", r.Preset.ICountRuntime, r.Preset.ICountRamp,
+			strings.Join(w.FioArgs("/dev/<device>"), " "))
 	}
 	if ws := allWarnings(a); len(ws) > 0 {
 		bw.printf("## Warnings\n\n")

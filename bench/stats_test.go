@@ -70,6 +70,8 @@ func TestRatioCICoverage(t *testing.T) {
 		{"unpaired-12boots", false, 12, 3, 0.02, 0.02},
 		{"paired-4boots", true, 4, 3, 0.03, 0.01},
 		{"paired-10boots", true, 10, 2, 0.05, 0.01},
+		{"unpaired-3boots", false, 3, 2, 0.02, 0.01},
+		{"paired-3boots", true, 3, 1, 0.02, 0.01},
 	}
 	const trials, truth = 1000, 1.02
 	for _, c := range cases {

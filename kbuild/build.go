@@ -138,20 +138,38 @@ func (s *session) hit(ctx context.Context, key, configSHA string) (*Result, bool
 // makeOKFile marks an incomplete entry whose make run succeeded.
 const makeOKFile = "make.ok"
 
+// workDir is where every cached build runs (CacheDir/builds/work/out), one
+// at a time under the build lock. A fixed path matters: Kbuild's host tools
+// (objtool) record absolute paths, so objects copied from a build made
+// elsewhere would see objtool rebuilt and recompile everything; objects
+// copied back to the path they were built at stay up to date.
+func (s *session) workDir() string { return filepath.Join(s.root, "work") }
+
 // buildEntry builds a new cache entry; the build lock is held.
 func (s *session) buildEntry(ctx context.Context, spec BuildSpec, key string, final []byte, configSHA string, configTime time.Duration) (*Result, error) {
 	dir := s.entryDir(key)
-	out := filepath.Join(dir, "out")
+	work := s.workDir()
+	out := filepath.Join(work, "out")
 	cfg, err := parseDotConfig("final .config", final)
 	if err != nil {
 		return nil, err
 	}
+	// Whatever an interrupted build left in the work directory goes.
+	if err := os.RemoveAll(work); err != nil {
+		return nil, fmt.Errorf("kbuild: cleaning %s: %w", work, err)
+	}
+	if err := os.MkdirAll(work, 0o755); err != nil {
+		return nil, fmt.Errorf("kbuild: %w", err)
+	}
+	durations := map[string]float64{"configure": configTime.Seconds()}
+	seedKey, seedConfigSHA := "", "scratch"
+
 	// An earlier attempt whose make succeeded but whose bookkeeping failed
 	// is resumed (make will find nothing to do); anything else goes.
-	resume := false
-	if _, err := os.Stat(filepath.Join(dir, makeOKFile)); err == nil {
-		resume = true
-	} else if _, err := os.Stat(dir); err == nil {
+	if _, err := os.Stat(filepath.Join(dir, makeOKFile)); err == nil && os.Rename(filepath.Join(dir, "out"), out) == nil {
+		seedConfigSHA = "resume"
+	}
+	if _, err := os.Stat(dir); err == nil {
 		if err := s.removeEntryDir(key); err != nil {
 			return nil, fmt.Errorf("kbuild: removing incomplete cache entry: %w", err)
 		}
@@ -159,35 +177,33 @@ func (s *session) buildEntry(ctx context.Context, spec BuildSpec, key string, fi
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("kbuild: %w", err)
 	}
-	_ = os.Remove(filepath.Join(dir, makeOKFile))
 	makeOK := false
 	defer func() {
 		if !makeOK {
 			_ = s.removeEntryDir(key)
+			_ = os.RemoveAll(work)
 		}
 	}()
 
-	durations := map[string]float64{"configure": configTime.Seconds()}
-	seedKey, seedConfigSHA := "", "scratch"
-	if resume {
-		seedConfigSHA = "resume"
-	} else if k, diff, found := s.nearest(cfg); found {
-		s.event(Event{Phase: PhaseSeed, Message: fmt.Sprintf("copying the objects of cached build %s (%d option(s) differ)", k, diff)})
-		t0 := time.Now()
-		l, err := lockFile(ctx, s.entryDir(k)+".lock", syscall.LOCK_SH, nil)
-		if err != nil {
-			return nil, err
+	if seedConfigSHA == "scratch" {
+		if k, diff, found := s.nearest(cfg); found {
+			s.event(Event{Phase: PhaseSeed, Message: fmt.Sprintf("copying the objects of cached build %s (%d option(s) differ)", k, diff)})
+			t0 := time.Now()
+			l, err := lockFile(ctx, s.entryDir(k)+".lock", syscall.LOCK_SH, nil)
+			if err != nil {
+				return nil, err
+			}
+			_, err = copyTree(ctx, filepath.Join(s.entryDir(k), "out"), out)
+			l.unlock()
+			if err != nil {
+				return nil, err
+			}
+			if data, err := os.ReadFile(filepath.Join(out, ".config")); err == nil {
+				seedConfigSHA = sha256Hex(data)
+			}
+			seedKey = k
+			durations["seed_copy"] = time.Since(t0).Seconds()
 		}
-		_, err = copyTree(ctx, filepath.Join(s.entryDir(k), "out"), out)
-		l.unlock()
-		if err != nil {
-			return nil, err
-		}
-		if data, err := os.ReadFile(filepath.Join(out, ".config")); err == nil {
-			seedConfigSHA = sha256Hex(data)
-		}
-		seedKey = k
-		durations["seed_copy"] = time.Since(t0).Seconds()
 	}
 	if err := s.placeConfig(filepath.Join(out, ".config"), final); err != nil {
 		return nil, err
@@ -210,8 +226,6 @@ func (s *session) buildEntry(ctx context.Context, spec BuildSpec, key string, fi
 	if err != nil {
 		return nil, withLog(err, filepath.Join(dir, "build.log"))
 	}
-	makeOK = true
-	_ = os.WriteFile(filepath.Join(dir, makeOKFile), nil, 0o644)
 	// Kbuild may not change the configuration it was given.
 	got, err := os.ReadFile(filepath.Join(out, ".config"))
 	if err != nil {
@@ -220,14 +234,25 @@ func (s *session) buildEntry(ctx context.Context, spec BuildSpec, key string, fi
 	if sha256Hex(got) != configSHA {
 		return nil, &InfraError{Reason: ReasonMake, Detail: "make changed .config during the build (the configuration is not stable under olddefconfig)"}
 	}
+	inv, _ := s.b.Command(s.src.Dir, out, spec.Targets...)
+	// The objects move into the entry; from now on a failure keeps them
+	// for a resume.
+	entryOut := filepath.Join(dir, "out")
+	if err := os.Rename(out, entryOut); err != nil {
+		return nil, fmt.Errorf("kbuild: storing the build: %w", err)
+	}
+	makeOK = true
+	_ = os.WriteFile(filepath.Join(dir, makeOKFile), nil, 0o644)
+	_ = os.RemoveAll(work)
 	_ = writeFileAtomic(pp, []byte(strconv.Itoa(run.quietLines)+"\n"), 0o644)
 
-	inv, _ := s.b.Command(s.src.Dir, out, spec.Targets...)
-	arts := collectArtifacts(out, s.vars["ARCH"])
+	arts := collectArtifacts(entryOut, s.vars["ARCH"])
 	arts["build.log"] = filepath.Join(dir, "build.log")
 	meta := s.metadata(inv, spec, configSHA, key, seedKey, run.quietLines, durations)
+	repro := "/tmp/rflkit-build-" + key[:12]
+	rinv, _ := s.b.Command(s.src.Dir, repro, spec.Targets...)
 	meta.Reproduce = fmt.Sprintf("mkdir -p %s && cp %s %s && %s",
-		shellQuote(out), shellQuote(s.configCachePath(s.lastConfigKey)), shellQuote(filepath.Join(out, ".config")), reproduceCmd(inv, s.vars))
+		shellQuote(repro), shellQuote(filepath.Join(entryOut, ".config")), shellQuote(filepath.Join(repro, ".config")), reproduceCmd(rinv, s.vars))
 	mdPath := filepath.Join(dir, "metadata.json")
 	if err := writeJSON(mdPath, meta); err != nil {
 		return nil, err
@@ -244,7 +269,7 @@ func (s *session) buildEntry(ctx context.Context, spec BuildSpec, key string, fi
 	em := &entryMeta{
 		Key: key, Source: s.src.ID, Toolchain: s.fp, VarsHash: s.varsHash(), ConfigSHA256: configSHA,
 		Targets: normTargets(spec.Targets), Created: time.Now(), BuildSeconds: buildTime.Seconds(),
-		SeededFrom: seedKey, QuietLines: run.quietLines, Size: dirSize(dir), Artifacts: rel,
+		SeededFrom: seedKey, QuietLines: run.quietLines, Size: dirSize(dir), Artifacts: rel, BuiltAt: out,
 	}
 	// entry.json, written last and atomically, makes the entry complete.
 	if err := writeJSON(filepath.Join(dir, entryFile), em); err != nil {
@@ -254,7 +279,7 @@ func (s *session) buildEntry(ctx context.Context, spec BuildSpec, key string, fi
 	s.evict(key)
 	s.event(Event{Phase: PhaseDone, Lines: run.quietLines, Expected: expected, Percent: 100, Message: "built " + key})
 	return &Result{
-		Artifacts: arts, ConfigHash: configSHA, Key: key, OutDir: out, SeededFrom: seedKey,
+		Artifacts: arts, ConfigHash: configSHA, Key: key, OutDir: entryOut, SeededFrom: seedKey,
 		Duration: time.Since(s.start), BuildTime: buildTime,
 	}, nil
 }

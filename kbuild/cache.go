@@ -42,6 +42,7 @@ type entryMeta struct {
 	SeededFrom   string            `json:"seeded_from,omitempty"`
 	QuietLines   int               `json:"quiet_lines"`
 	Size         int64             `json:"size"`
+	BuiltAt      string            `json:"built_at,omitempty"` // the O= path make ran in
 	Artifacts    map[string]string `json:"artifacts"` // name -> path relative to the entry
 }
 
@@ -213,11 +214,14 @@ func (s *session) removeEntryDir(key string) error {
 }
 
 // nearest returns the complete entry that is the best seed for a build of
-// cfg: same source, toolchain and variables, fewest differing options. ok
-// is false when there is none worth copying.
+// cfg: same source, toolchain and variables, fewest differing options, and
+// preferably built in the work directory (objects built elsewhere see
+// objtool rebuilt, which recompiles everything). ok is false when there is
+// none worth copying.
 func (s *session) nearest(cfg *dotConfig) (key string, diff int, ok bool) {
 	vh := s.varsHash()
-	best, bestDiff := "", -1
+	workOut := filepath.Join(s.workDir(), "out")
+	best, bestDiff, bestScore := "", -1, 0
 	for _, k := range s.listEntries() {
 		m, err := s.readEntry(k)
 		if err != nil || m.Source != s.src.ID || m.Toolchain != s.fp || m.VarsHash != vh {
@@ -232,8 +236,12 @@ func (s *session) nearest(cfg *dotConfig) (key string, diff int, ok bool) {
 			continue
 		}
 		d := diffCount(cfg, c)
-		if bestDiff < 0 || d < bestDiff {
-			best, bestDiff = k, d
+		score := d
+		if m.BuiltAt != workOut {
+			score += 1 << 20
+		}
+		if bestDiff < 0 || score < bestScore {
+			best, bestDiff, bestScore = k, d, score
 		}
 	}
 	if best == "" {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -96,4 +97,50 @@ func BenchmarkCacheHit(b *testing.B) {
 			b.Fatal("not a cache hit")
 		}
 	}
+}
+
+// TestIntegrationVariantFromCopy: a variant differing only in
+// RUST_INLINE_HELPERS starts from a copy of the other's objects and
+// rebuilds only what the option touches. The pair carries its own
+// LOCALVERSION so that it is built (once per machine) by this test.
+func TestIntegrationVariantFromCopy(t *testing.T) {
+	spec := func(helpers bool) kbuild.BuildSpec {
+		c := kbuild.TinyRust(helpers)
+		c.Inline = append(c.Inline, "CONFIG_LOCALVERSION=\"-kbuild-variant\"\n")
+		return kbuild.BuildSpec{Config: c, Targets: []string{"bzImage"}}
+	}
+	var res [2]*kbuild.Result
+	for i, helpers := range []bool{true, false} {
+		b := testkernel.Builder(t)
+		t0 := time.Now()
+		r, err := b.Build(context.Background(), spec(helpers))
+		if err != nil {
+			t.Fatal(err)
+		}
+		res[i] = r
+		e := readEntry(t, r)
+		t.Logf("helpers=%v: hit=%v, Build call %s; its make took %.0f s, seeded from %q",
+			helpers, r.CacheHit, time.Since(t0).Round(time.Second), e.BuildSeconds, e.SeededFrom)
+	}
+	on, off := readEntry(t, res[0]), readEntry(t, res[1])
+	if off.SeededFrom != res[0].Key {
+		t.Errorf("helpers off was seeded from %q, want the helpers-on build %s", off.SeededFrom, res[0].Key)
+	}
+	t.Logf("make time of the variant / of its seed: %.0f s / %.0f s = %.2f", off.BuildSeconds, on.BuildSeconds, off.BuildSeconds/on.BuildSeconds)
+	data, err := os.ReadFile(filepath.Join(filepath.Dir(res[1].OutDir), "build.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c, rust int
+	for _, l := range strings.Split(string(data), "\n") {
+		if k, _, ok := kbuild.ParseQuietLine(l); ok {
+			switch {
+			case k == "CC":
+				c++
+			case strings.HasPrefix(k, "RUSTC"):
+				rust++
+			}
+		}
+	}
+	t.Logf("the variant's make compiled %d C and %d Rust units", c, rust)
 }

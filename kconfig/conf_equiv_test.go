@@ -246,6 +246,27 @@ func TestIntegrationEquivalenceX86(t *testing.T) {
 	}
 }
 
+// TestIntegrationEquivalenceMoreArches checks defconfig on more of the
+// architectures scripts/Makefile.clang can configure with LLVM=1 (mips and
+// powerpc are left out: their default defconfig is a make target that
+// merges fragments, not a file).
+func TestIntegrationEquivalenceMoreArches(t *testing.T) {
+	testenv.Integration(t)
+	src := testenv.KernelSource(t)
+	for _, arch := range []string{"arm", "loongarch", "s390", "um"} {
+		t.Run(arch, func(t *testing.T) {
+			tr := langLoadReal(t, arch, langToolVars(t))
+			ref := newConfRefMaker(t, tr, src, arch, langToolVars(t))
+			in, err := os.ReadFile(tr.DefconfigPath())
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := tr.Defconfig(confParse(t, tr.DefconfigPath(), in))
+			confCompare(t, arch+" defconfig", got.Bytes(), ref.make(t, "defconfig", nil))
+		})
+	}
+}
+
 func TestIntegrationEquivalenceOtherArches(t *testing.T) {
 	testenv.Integration(t)
 	src := testenv.KernelSource(t)
@@ -258,7 +279,10 @@ func TestIntegrationEquivalenceOtherArches(t *testing.T) {
 				t.Fatal(err)
 			}
 			got := tr.Defconfig(confParse(t, tr.DefconfigPath(), in))
-			confCompare(t, arch+" defconfig", got.Bytes(), ref.make(t, "defconfig", nil))
+			want := ref.make(t, "defconfig", nil)
+			confCompare(t, arch+" defconfig", got.Bytes(), want)
+			confCompare(t, arch+" savedefconfig", got.Savedefconfig(), ref.make(t, "savedefconfig", want))
+			confCompare(t, arch+" allmodconfig", tr.AllConfig(AllMod, nil).Bytes(), ref.make(t, "allmodconfig", nil))
 		})
 	}
 }

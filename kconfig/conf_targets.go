@@ -26,7 +26,7 @@ func (t *Tree) result(e *evaluator, warns []string) *Result {
 	}
 	for _, s := range t.syms {
 		if e.unmet[s] {
-			r.Warnings = append(r.Warnings, "WARNING: unmet direct dependencies detected for "+s.Name)
+			r.Warnings = append(r.Warnings, e.unmetWarning(s))
 		}
 	}
 	return r
@@ -264,4 +264,29 @@ func (r *Result) Value(name string) (string, bool) {
 func (r *Result) Written(name string) bool {
 	s := r.t.byName[name]
 	return s != nil && r.e.vals[s.id].write && s.Type != TypeUnknown
+}
+
+// unmetWarning is sym_warn_unmet_dep's message.
+func (e *evaluator) unmetWarning(s *Symbol) string {
+	var b strings.Builder
+	val := func(x *Symbol) string { return e.stringValue(x) }
+	v := e.vals[s.id]
+	b.WriteString("\nWARNING: unmet direct dependencies detected for " + s.Name + "\n")
+	fmt.Fprintf(&b, "  Depends on [%s]: ", v.dirDep)
+	exprPrint(&b, exprSimplify(s.DirDep), ExprSymbol, val)
+	b.WriteString("\n")
+	for _, level := range []Tristate{Yes, Mod} {
+		title := fmt.Sprintf("  Selected by [%s]:\n", level)
+		for _, term := range exprSplitOr(s.RevDep) {
+			if e.expr(term) != level {
+				continue
+			}
+			b.WriteString(title)
+			title = ""
+			b.WriteString("  - ")
+			exprPrint(&b, term, ExprSymbol, val)
+			b.WriteString("\n")
+		}
+	}
+	return b.String()
 }

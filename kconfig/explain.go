@@ -258,6 +258,10 @@ func (ex *explainer) causes(s *Symbol, want string, prefix []Cause) [][]Cause {
 		}
 	}
 	v := e.vals[s.id]
+	if isTri && wantTri == Mod && s.Type == TypeTristate && e.modulesVal == No && ex.t.Modules != nil && !ex.t.Modules.isConst {
+		follow("m needs modules", []Assignment{{ex.t.Modules.Name, "y"}})
+		return out
+	}
 	switch {
 	case isTri && (s.Type == TypeBool || s.Type == TypeTristate) && wantTri > v.tri:
 		blocked := false
@@ -402,6 +406,13 @@ func (ex *explainer) leaves(s *Symbol, want string) ([]Assignment, string) {
 		}
 	}
 	v := e.vals[s.id]
+	if isTri && wantTri == Mod && s.Type == TypeTristate && e.modulesVal == No && ex.t.Modules != nil && !ex.t.Modules.isConst {
+		l, w := ex.leaves(ex.t.Modules, "y")
+		if w != "" {
+			return nil, w
+		}
+		return append(l, Assignment{s.Name, want}), ""
+	}
 	switch {
 	case isTri && isBool && wantTri > v.tri:
 		blocked := false

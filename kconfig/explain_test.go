@@ -58,11 +58,32 @@ func TestExplainSmallTree(t *testing.T) {
 	if x = explainSmall(t, "", "A", "y"); !x.Takes || !strings.Contains(x.String(), "as wanted") {
 		t.Errorf("A:\n%s", x)
 	}
+	// m needs MODULES.
+	x = explainSmall(t, "# CONFIG_MODULES is not set\nCONFIG_E=y\n", "E", "m")
+	if x.Takes || !explainHasChain(x, "E=y", "MODULES=n") || len(x.Fix) != 2 {
+		t.Errorf("E=m without modules:\n%s", x)
+	}
 	tr := confGoldenTree(t, "testdata/lang/basic")
 	if _, err := tr.Explain(nil, "NOPE", "y"); err == nil {
 		t.Errorf("unknown symbol: no error")
 	}
 	if _, err := tr.Explain(nil, "A", "m"); err == nil {
 		t.Errorf("m for a bool: no error")
+	}
+}
+
+// The expected text is what scripts/kconfig/conf prints for this tree.
+func TestUnmetDependencyWarning(t *testing.T) {
+	tr := confGoldenTree(t, "testdata/lang/basic")
+	r := tr.OldDefconfig(nil)
+	var got string
+	for _, w := range r.Warnings {
+		if strings.Contains(w, "T_UNMET") {
+			got = w
+		}
+	}
+	want := "\nWARNING: unmet direct dependencies detected for T_UNMET\n  Depends on [n]: n [=n]\n  Selected by [m]:\n  - T_SELECTOR [=m] && A [=y]\n"
+	if got != want {
+		t.Errorf("warning:\n%q\nwant\n%q", got, want)
 	}
 }

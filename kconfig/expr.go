@@ -101,7 +101,7 @@ func exprNeedParen(prev, cur ExprOp) bool {
 // prints as "y".
 func (e *Expr) String() string {
 	var b strings.Builder
-	exprPrint(&b, e, ExprSymbol)
+	exprPrint(&b, e, ExprSymbol, nil)
 	return b.String()
 }
 
@@ -118,7 +118,15 @@ func exprSymName(s *Symbol) string {
 	return s.Name
 }
 
-func exprPrint(b *strings.Builder, e *Expr, prev ExprOp) {
+// exprPrint prints e; val, when set, gives the " [=v]" annotation of a
+// symbol (as the kernel's warnings print values).
+func exprPrint(b *strings.Builder, e *Expr, prev ExprOp, val func(*Symbol) string) {
+	sym := func(s *Symbol) {
+		b.WriteString(exprSymName(s))
+		if val != nil && s.Type != TypeUnknown && (!s.isConst || s.Name == "y" || s.Name == "m" || s.Name == "n") {
+			b.WriteString(" [=" + val(s) + "]")
+		}
+	}
 	if e == nil {
 		b.WriteString("y")
 		return
@@ -129,26 +137,26 @@ func exprPrint(b *strings.Builder, e *Expr, prev ExprOp) {
 	}
 	switch e.Op {
 	case ExprSymbol:
-		b.WriteString(exprSymName(e.Sym))
+		sym(e.Sym)
 	case ExprNot:
 		b.WriteByte('!')
-		exprPrint(b, e.Left, ExprNot)
+		exprPrint(b, e.Left, ExprNot, val)
 	case ExprAnd:
-		exprPrint(b, e.Left, ExprAnd)
+		exprPrint(b, e.Left, ExprAnd, val)
 		b.WriteString(" && ")
-		exprPrint(b, e.Right, ExprAnd)
+		exprPrint(b, e.Right, ExprAnd, val)
 	case ExprOr:
-		exprPrint(b, e.Left, ExprOr)
+		exprPrint(b, e.Left, ExprOr, val)
 		b.WriteString(" || ")
-		exprPrint(b, e.Right, ExprOr)
+		exprPrint(b, e.Right, ExprOr, val)
 	case exprIsNo:
 		b.WriteByte('(')
-		exprPrint(b, e.Left, ExprSymbol)
+		exprPrint(b, e.Left, ExprSymbol, val)
 		b.WriteString(")=n")
 	default:
-		b.WriteString(exprSymName(e.Sym))
+		sym(e.Sym)
 		b.WriteString(e.Op.text())
-		b.WriteString(exprSymName(e.Sym2))
+		sym(e.Sym2)
 	}
 	if paren {
 		b.WriteByte(')')
@@ -212,4 +220,37 @@ func exprSplitOr(e *Expr) []*Expr {
 		return append(exprSplitOr(e.Left), exprSplitOr(e.Right)...)
 	}
 	return []*Expr{e}
+}
+
+// exprSimplify drops constant y/n operands of && and || (the kernel's
+// expr_eliminate_yn), for printing.
+func exprSimplify(e *Expr) *Expr {
+	if e == nil {
+		return nil
+	}
+	isConst := func(x *Expr, name string) bool {
+		return x != nil && x.Op == ExprSymbol && x.Sym.isConst && x.Sym.Name == name
+	}
+	switch e.Op {
+	case ExprAnd, ExprOr:
+		l, r := exprSimplify(e.Left), exprSimplify(e.Right)
+		absorb, neutral := "n", "y"
+		if e.Op == ExprOr {
+			absorb, neutral = "y", "n"
+		}
+		switch {
+		case isConst(l, absorb):
+			return l
+		case isConst(r, absorb):
+			return r
+		case isConst(l, neutral):
+			return r
+		case isConst(r, neutral):
+			return l
+		}
+		return &Expr{Op: e.Op, Left: l, Right: r}
+	case ExprNot:
+		return &Expr{Op: ExprNot, Left: exprSimplify(e.Left)}
+	}
+	return e
 }

@@ -112,6 +112,37 @@ func langDefconfigName(srcDir, arch, srcArch string) string {
 		}
 		return "x86_64_defconfig"
 	}
+	machine := langUname()
+	switch srcArch {
+	case "loongarch":
+		if machine == "loongarch32" {
+			return "loongson32_defconfig"
+		}
+		return "loongson64_defconfig"
+	case "sparc":
+		if arch == "sparc64" {
+			return "sparc64_defconfig"
+		}
+		return "sparc32_defconfig"
+	case "parisc":
+		if arch == "parisc64" {
+			return "generic-64bit_defconfig"
+		}
+		return "generic-32bit_defconfig"
+	case "powerpc":
+		if strings.HasPrefix(machine, "ppc") {
+			return machine + "_defconfig"
+		}
+		return "ppc64le_defconfig"
+	case "um":
+		if sub := langSubarch(machine); sub != "x86" {
+			return sub + "_defconfig"
+		}
+		if machine == "x86_64" {
+			return "x86_64_defconfig"
+		}
+		return "i386_defconfig"
+	}
 	data, err := os.ReadFile(filepath.Join(srcDir, "arch", srcArch, "Makefile"))
 	if err == nil {
 		re := regexp.MustCompile(`(?m)^KBUILD_DEFCONFIG\s*:?=\s*(\S+)\s*$`)

@@ -56,6 +56,24 @@ func FuzzKconfigParse(f *testing.F) {
 		r := tr.OldDefconfig(nil)
 		_ = r.Bytes()
 		_ = r.Savedefconfig()
+		_ = tr.AllConfig(AllYes, nil).Bytes()
+		for i, s := range tr.Symbols() {
+			if i >= 3 {
+				break
+			}
+			want := "y"
+			switch s.Type {
+			case TypeInt, TypeHex:
+				want = "1"
+			case TypeString:
+				want = "x"
+			case TypeUnknown:
+				continue
+			}
+			if _, err := tr.Explain(nil, s.Name, want); err != nil {
+				t.Fatalf("explain %s: %v", s.Name, err)
+			}
+		}
 	})
 }
 
@@ -72,6 +90,8 @@ func TestParseErrorsHaveFileLine(t *testing.T) {
 		"recursive var":     "x = $(x)\nconfig A\n\tbool \"$(x)\"\n",
 		"deep parens":       "config A\n\tbool\n\tdepends on " + strings.Repeat("(", 5000) + "B" + strings.Repeat(")", 5000) + "\n",
 		"menuconfig prompt": "menuconfig A\n\tbool\n",
+		"dependency loop":   "config A\n\tbool \"a\"\n\tdepends on B\nconfig B\n\tbool \"b\"\n\tdefault A\n",
+		"select loop":       "config A\n\tbool \"a\"\n\tdepends on B\n\tselect B\nconfig B\n\tbool \"b\"\n",
 	}
 	for name, src := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -203,6 +203,9 @@ func langParseTree(top string, env map[string]string, read func(string) (string,
 	if err := t.check(); err != nil {
 		return nil, err
 	}
+	if err := t.checkDeps(); err != nil {
+		return nil, err
+	}
 	return t, nil
 }
 

@@ -292,9 +292,6 @@ func (r *macroRunner) runSync(cmd string, env []string) (string, error) {
 	if v, ok := r.lookup(k); ok {
 		return v, nil
 	}
-	if os.Getenv("RFLKIT_DEBUG_MACROS") != "" {
-		println("macro miss:", cmd)
-	}
 	v, err := r.exec(cmd, e)
 	if err != nil {
 		return "", err
@@ -315,8 +312,34 @@ func (r *macroRunner) speculative(cmd string) (string, error) {
 	return macroSpecMarker, nil
 }
 
+// lock takes an exclusive flock on the cache for this environment, so
+// that two processes loading the same tree do not run the same commands
+// twice; the returned function releases it.
+func (r *macroRunner) lock() func() {
+	if r.dir == "" || r.envKey == "" {
+		return func() {}
+	}
+	if err := os.MkdirAll(r.dir, 0o755); err != nil {
+		return func() {}
+	}
+	f, err := os.OpenFile(filepath.Join(r.dir, "lock-"+r.envKey[:16]), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return func() {}
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		return func() {}
+	}
+	return func() {
+		syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+		f.Close()
+	}
+}
+
 // runPending runs the recorded commands concurrently.
 func (r *macroRunner) runPending() error {
+	unlock := r.lock()
+	defer unlock()
 	cmds := make([]string, 0, len(r.pending))
 	for c := range r.pending {
 		cmds = append(cmds, c)

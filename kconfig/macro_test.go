@@ -208,3 +208,55 @@ func TestMakeEnv(t *testing.T) {
 		t.Errorf("LLVM=yes must be rejected as make does")
 	}
 }
+
+// TestLoadFakeTree loads a tree whose macros run commands: they run
+// concurrently in speculative rounds, results feed later commands, and
+// an $(error-if) that fires is an error at its file:line.
+func TestLoadFakeTree(t *testing.T) {
+	src, env := fakeTree(t)
+	kconf := `mainmenu "Fake $(ARCH)"
+cc-info := $(shell,echo "Clang 190107")
+cc-name := $(shell,set -- $(cc-info) && echo $1)
+ok = $(shell,{ $(1); } >/dev/null 2>&1 && echo y || echo n)
+
+config CC_IS_CLANG
+	def_bool $(ok,test "$(cc-name)" = Clang)
+
+config CC_VERSION_TEXT
+	string
+	default "$(CC_VERSION_TEXT)"
+`
+	os.WriteFile(filepath.Join(src, "Kconfig"), []byte(kconf), 0o644)
+	opts := LoadOptions{SrcDir: src, Arch: "x86_64", MakeVars: map[string]string{"LLVM": "-19"}, Env: env, CacheDir: t.TempDir()}
+	tr, err := Load(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := tr.OldDefconfig(nil)
+	if v, _ := r.Value("CC_IS_CLANG"); v != "y" {
+		t.Errorf("CC_IS_CLANG = %s", v)
+	}
+	if v, _ := r.Value("CC_VERSION_TEXT"); v != "Debian clang version 19.1.7 (3+b1)" {
+		t.Errorf("CC_VERSION_TEXT = %q", v)
+	}
+	if !strings.HasPrefix(string(r.Bytes()), "#\n# Automatically generated file; DO NOT EDIT.\n# Fake x86_64\n#\n") {
+		t.Errorf("header:\n%s", r.Bytes())
+	}
+	if tr.MacroStats.Rounds < 2 || tr.MacroStats.Runs == 0 {
+		t.Errorf("cold load stats %+v", tr.MacroStats)
+	}
+	tr, err = Load(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tr.MacroStats.Runs != 0 || tr.MacroStats.Rounds != 1 {
+		t.Errorf("warm load stats %+v", tr.MacroStats)
+	}
+
+	os.WriteFile(filepath.Join(src, "Kconfig"), []byte(kconf+"\n$(error-if,$(shell,echo y),compiler too old)\n"), 0o644)
+	_, err = Load(context.Background(), opts)
+	var ke *Error
+	if !errors.As(err, &ke) || ke.File != "Kconfig" || ke.Line != 13 || !strings.Contains(ke.Msg, "compiler too old") {
+		t.Errorf("error-if: got %v, want Kconfig:13: compiler too old", err)
+	}
+}

@@ -75,7 +75,7 @@ func HostKey(ctx context.Context, qemuBinary string) (string, error) {
 		return "", fmt.Errorf("qemu: %s --version: %w", qemuBinary, err)
 	}
 	ver, _, _ := strings.Cut(string(out), "\n")
-	return fmt.Sprintf("host %s; %s; %s", rel, mods, strings.TrimSpace(ver)), nil
+	return fmt.Sprintf("probe v2; host %s; %s; %s", rel, mods, strings.TrimSpace(ver)), nil
 }
 
 // ChooseAccel decides between KVM and TCG for m by trying: when the KVM

@@ -1,6 +1,8 @@
 package qemu_test
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -53,4 +55,31 @@ Kernel Offset: disabled
 	}
 	// Output:
 	// panic (fatal true): Kernel panic - not syncing: sysrq triggered crash
+}
+
+// Boot a kernel, run a command in the guest and power it off. (Not run by
+// go test: it needs a kernel; see TestIntegrationRun.)
+func ExampleStart() {
+	ctx := context.Background()
+	initrd, err := qemu.BuildInitramfs(ctx, qemu.InitramfsSpec{Binaries: []string{"/usr/bin/fio"}})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	vm, err := qemu.Start(ctx, qemu.Machine{Kernel: "arch/x86/boot/bzImage", Initramfs: initrd}, qemu.StartOptions{})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer vm.Stop(ctx)
+	res, err := vm.Run(ctx, "fio", "--version")
+	var pe *qemu.PanicError
+	switch {
+	case errors.As(err, &pe):
+		fmt.Printf("kernel %s:\n%s\n", pe.Kind, pe.Excerpt)
+	case err != nil:
+		fmt.Println(err)
+	default:
+		fmt.Printf("exit %d: %s", res.ExitCode, res.Stdout)
+	}
 }

@@ -71,10 +71,9 @@ type InitramfsSpec struct {
 	Logger *slog.Logger
 }
 
-// InitramfsContents returns the archive the spec describes, without
-// writing it (the agent is built if needed). It is what BuildInitramfs
-// writes.
-func InitramfsContents(ctx context.Context, spec InitramfsSpec) (*initramfs.Archive, error) {
+// initramfsContents returns the archive the spec describes, without
+// writing it (the agent is built if needed).
+func initramfsContents(ctx context.Context, spec InitramfsSpec) (*initramfs.Archive, error) {
 	log := spec.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -273,7 +272,7 @@ func addBusybox(ctx context.Context, a *initramfs.Archive, bb string) error {
 // returns its path. The name is the hash of the contents, which are
 // deterministic, so equal specs share one file; it is written atomically.
 func BuildInitramfs(ctx context.Context, spec InitramfsSpec) (string, error) {
-	a, err := InitramfsContents(ctx, spec)
+	a, err := initramfsContents(ctx, spec)
 	if err != nil {
 		return "", err
 	}

@@ -1,5 +1,3 @@
-//go:build !qemudev
-
 package qemu
 
 import (

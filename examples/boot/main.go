@@ -45,6 +45,7 @@ func run() int {
 	console := flag.Bool("console", false, "copy the guest console to stderr")
 	consoleLog := flag.String("console-log", "", "save the console to this file")
 	verbose := flag.Bool("v", false, "log the QEMU command line and timings to stderr")
+	dryRun := flag.Bool("n", false, "print the QEMU command line and exit (the agent socket is a placeholder)")
 	timeout := flag.Duration("timeout", 10*time.Minute, "overall timeout")
 	var bins list
 	flag.Var(&bins, "bin", "host binary to add to the default initramfs (repeatable)")
@@ -53,7 +54,7 @@ func run() int {
 		flag.PrintDefaults()
 	}
 	flag.Parse()
-	if *kernel == "" || flag.NArg() == 0 {
+	if *kernel == "" || (flag.NArg() == 0 && !*dryRun) {
 		flag.Usage()
 		return 2
 	}
@@ -81,6 +82,25 @@ func run() int {
 			return 1
 		}
 		m.Initramfs = p
+	}
+	if *dryRun {
+		if m.Accel == "" || m.Accel == qemu.AccelAuto {
+			c, err := qemu.ChooseAccel(ctx, m, qemu.ProbeOptions{Logger: logger})
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "boot:", err)
+				return 1
+			}
+			fmt.Fprintf(os.Stderr, "boot: accelerator %s: %s\n", c.Accel, c.Reason)
+			m.Accel = c.Accel
+		}
+		m.AgentSocket, m.AgentSerialSocket = "/tmp/rflkit-agent.sock", "/tmp/rflkit-agent-serial.sock"
+		argv, err := m.Argv()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "boot:", err)
+			return 1
+		}
+		fmt.Println(qemu.ShellCommand(argv))
+		return 0
 	}
 	vm, err := qemu.Start(ctx, m, qemu.StartOptions{Console: cons, ConsoleLog: *consoleLog, Logger: logger})
 	if err != nil {

@@ -180,7 +180,6 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	if res == nil {
 		return runErr
 	}
-	res.Host = bench.DescribeHost(ctx)
 	res.Toolchain = map[string]string{"fingerprint": rep.Fingerprint, "make_args": strings.Join(rep.MakeArgs(), " ")}
 	for tool, c := range rep.Chosen {
 		res.Toolchain[string(tool)] = c.Path + " " + c.Version

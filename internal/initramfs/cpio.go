@@ -3,7 +3,6 @@ package initramfs
 import (
 	"bufio"
 	"bytes"
-	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -390,7 +389,3 @@ func ReadArchive(r io.Reader) ([]Entry, error) {
 		out = append(out, e)
 	}
 }
-
-// ErrNotELF is returned by the dependency resolver for a file that is not
-// an ELF object.
-var ErrNotELF = errors.New("not an ELF file")

@@ -5,12 +5,17 @@ import (
 	"debug/elf"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path"
 	"path/filepath"
 	"sort"
 	"strings"
 )
+
+// ErrNotELF is returned by the dependency resolver for a file that is not
+// an ELF object.
+var ErrNotELF = errors.New("not an ELF file")
 
 // Library is a shared object a binary needs, as the guest's dynamic loader
 // will look for it.
@@ -115,13 +120,19 @@ type object struct {
 }
 
 func readObject(p string) (*object, error) {
+	raw, err := os.Open(p)
+	if err != nil {
+		return nil, err
+	}
+	var magic [4]byte
+	_, err = io.ReadFull(raw, magic[:])
+	raw.Close()
+	if err != nil || string(magic[:]) != elf.ELFMAG {
+		return nil, fmt.Errorf("%s: %w", p, ErrNotELF)
+	}
 	f, err := elf.Open(p)
 	if err != nil {
-		var fe *elf.FormatError
-		if errors.As(err, &fe) {
-			return nil, fmt.Errorf("%s: %w", p, ErrNotELF)
-		}
-		return nil, err
+		return nil, fmt.Errorf("%s: %w: %v", p, ErrNotELF, err)
 	}
 	defer f.Close()
 	o := &object{class: f.Class, machine: f.Machine}
@@ -210,6 +221,9 @@ func (r *Resolver) Resolve(binaries []string, skip map[string]bool) (*Deps, erro
 		it := queue[0]
 		queue = queue[1:]
 		for _, name := range it.obj.needed {
+			if deps.Interp != "" && path.Base(name) == path.Base(deps.Interp) {
+				continue // libc needs the loader, which is already there
+			}
 			if l, ok := libs[name]; ok {
 				l.NeededBy = appendUnique(l.NeededBy, it.path)
 				continue

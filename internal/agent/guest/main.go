@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -53,6 +54,7 @@ func run() error {
 			warnings = append(warnings, fmt.Sprintf("mount %s on %s: %v", m.typ, m.dir, err))
 		}
 	}
+	go reapOrphans()
 	os.Setenv("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
 	os.Setenv("HOME", "/root")
 	os.Setenv("TERM", "dumb")
@@ -94,6 +96,39 @@ func cstr(b []int8) string {
 		s.WriteByte(byte(c))
 	}
 	return s.String()
+}
+
+// reapOrphans waits for zombies that were reparented to PID 1 (children of
+// commands that exited before them). The agent's own commands run in
+// process groups of their own (pid == pgid) and are waited for by os/exec;
+// they are never touched here, so no exit status is stolen.
+func reapOrphans() {
+	sig := make(chan os.Signal, 16)
+	signal.Notify(sig, syscall.SIGCHLD)
+	for range sig {
+		stats, _ := filepath.Glob("/proc/[0-9]*/stat")
+		for _, p := range stats {
+			b, err := os.ReadFile(p)
+			if err != nil {
+				continue
+			}
+			s := string(b)
+			i := strings.LastIndexByte(s, ')')
+			if i < 0 {
+				continue
+			}
+			var pid, ppid, pgrp int
+			var state string
+			fmt.Sscan(s[:strings.IndexByte(s, ' ')], &pid)
+			if n, _ := fmt.Sscan(s[i+1:], &state, &ppid, &pgrp); n != 3 {
+				continue
+			}
+			if state == "Z" && ppid == 1 && pid != pgrp {
+				var ws syscall.WaitStatus
+				_, _ = syscall.Wait4(pid, &ws, syscall.WNOHANG, nil)
+			}
+		}
+	}
 }
 
 // openPort finds the agent's channel.
