@@ -51,6 +51,7 @@ type ArmKey struct {
 	Workload string
 }
 
+// String is "kernel/driver".
 func (k ArmKey) String() string { return k.Kernel + "/" + string(k.Driver) }
 
 // ArmStats summarises one arm's measured (non-warm-up) samples.

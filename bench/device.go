@@ -166,6 +166,7 @@ type DeviceError struct {
 	Reason string
 }
 
+// Error describes the device, the operation and the reason.
 func (e *DeviceError) Error() string {
 	return fmt.Sprintf("bench: %s %s (%s): %s", e.Op, e.Device.Path(), e.Device.Driver, e.Reason)
 }

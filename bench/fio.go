@@ -37,6 +37,7 @@ type FioError struct {
 	Stderr   string // the tail of fio's stderr
 }
 
+// Error names the job, the reason, the exit code, errno and stderr.
 func (e *FioError) Error() string {
 	var b bytes.Buffer
 	b.WriteString("bench: fio")

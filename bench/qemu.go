@@ -105,6 +105,7 @@ type qemuGuest struct {
 	timeout time.Duration
 }
 
+// Exec runs argv in the guest with the command timeout.
 func (g *qemuGuest) Exec(ctx context.Context, argv ...string) (*GuestResult, error) {
 	r, err := g.vm.Exec(ctx, qemu.Command{Argv: argv, Timeout: g.timeout})
 	if err != nil {

@@ -157,6 +157,7 @@ func PresetNames() []string { return []string{"quick", "default", "published"} }
 // UnknownPresetError is returned for a preset name that does not exist.
 type UnknownPresetError struct{ Name string }
 
+// Error lists the known presets.
 func (e *UnknownPresetError) Error() string {
 	return fmt.Sprintf("bench: unknown preset %q (want one of %s)", e.Name, strings.Join(PresetNames(), ", "))
 }

@@ -27,7 +27,10 @@ import (
 //	                     entry without entry.json is incomplete
 //	entries/<key>.lock   shared while an entry is read or copied
 //	progress/<hash>      quiet line count of the last build of a config
+//	tools/<hash>         memoized --version output per executable
+//	work/out             the O= directory of the build running now
 //	tmp/                 scratch configure directories
+//	trash/               entries being deleted
 
 // entryMeta is entry.json: what the cache needs to know about an entry.
 type entryMeta struct {
@@ -43,7 +46,7 @@ type entryMeta struct {
 	QuietLines   int               `json:"quiet_lines"`
 	Size         int64             `json:"size"`
 	BuiltAt      string            `json:"built_at,omitempty"` // the O= path make ran in
-	Artifacts    map[string]string `json:"artifacts"` // name -> path relative to the entry
+	Artifacts    map[string]string `json:"artifacts"`          // name -> path relative to the entry
 }
 
 const entryFile = "entry.json"

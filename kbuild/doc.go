@@ -15,10 +15,17 @@
 // the cache in CacheDir/builds, keyed by the source identity, the final
 // .config, the toolchain fingerprint, the make variables and the targets: a
 // second build of the same key returns its artifacts without running make; a
-// variant starts from a copy of the nearest cached build's objects. Builds
-// are serialised across processes by a file lock, entries become visible
-// only when complete, and the least recently used are evicted beyond
-// CacheLimit. Cancelling the context kills make's whole process group.
+// variant starts from a copy of the nearest cached build's objects (same
+// source, toolchain and variables, fewest differing options), so toggling
+// RUST_INLINE_HELPERS rebuilds only the Rust side. Every cached build runs
+// in one fixed directory (CacheDir/builds/work/out) and is then moved into
+// its entry: Kbuild's host tools record absolute paths, and objects copied
+// back to the path they were built at stay up to date. Builds are
+// serialised across processes by a file lock (a second process waits, then
+// gets a cache hit), entries become visible only when complete (entry.json
+// is written last), and the least recently used are evicted beyond
+// CacheLimit, never one in use. Cancelling the context kills make's whole
+// process group.
 // Failures are a [*KernelError] (compiler diagnostics, first error first) or
 // an [*InfraError] (missing tool, full disk, killed, cancelled).
 package kbuild

@@ -35,7 +35,8 @@ func readEntry(t *testing.T, res *kbuild.Result) entryInfo {
 // bzImage with LLVM=1 on the real tree; helpers off is a second entry built
 // from the first's objects; repeating either is a cache hit.
 func TestIntegrationTinyRustBuilds(t *testing.T) {
-	ctx := context.Background()
+	ctx, cancel := testkernel.Context(t)
+	defer cancel()
 	build := func(helpers bool) *kbuild.Result {
 		b := testkernel.Builder(t)
 		t0 := time.Now()
@@ -113,7 +114,9 @@ func TestIntegrationVariantFromCopy(t *testing.T) {
 	for i, helpers := range []bool{true, false} {
 		b := testkernel.Builder(t)
 		t0 := time.Now()
-		r, err := b.Build(context.Background(), spec(helpers))
+		ctx, cancel := testkernel.Context(t)
+		r, err := b.Build(ctx, spec(helpers))
+		cancel()
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -10,8 +10,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"sort"
+	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/rflkit/rflkit/internal/ksrc"
 )
@@ -109,15 +112,49 @@ func gitIdentity(ctx context.Context, dir string) (string, error) {
 }
 
 // walkIdentity hashes the relative path, size, mode and modification time
-// of every file below dir.
+// of every file below dir. Top-level directories are walked concurrently.
 func walkIdentity(ctx context.Context, dir string) (string, error) {
-	type ent struct {
-		rel  string
-		line string
+	top, err := os.ReadDir(dir)
+	if err != nil {
+		return "", fmt.Errorf("kbuild: identifying source %s: %w", dir, err)
 	}
-	var ents []ent
+	parts := make([][]string, len(top))
+	errs := make([]error, len(top))
+	sem := make(chan struct{}, 2*runtime.GOMAXPROCS(0))
+	var wg sync.WaitGroup
+	for i, e := range top {
+		if e.Name() == ".git" {
+			continue
+		}
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			parts[i], errs[i] = walkLines(ctx, dir, filepath.Join(dir, e.Name()))
+		}()
+	}
+	wg.Wait()
+	var lines []string
+	for i := range top {
+		if errs[i] != nil {
+			return "", fmt.Errorf("kbuild: identifying source %s: %w", dir, errs[i])
+		}
+		lines = append(lines, parts[i]...)
+	}
+	sort.Strings(lines)
+	h := sha256.New()
+	for _, l := range lines {
+		h.Write([]byte(l))
+	}
+	return "files:" + hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// walkLines returns one "path NUL size NUL mode NUL mtime" line per file
+// below root (or for root itself when it is a file).
+func walkLines(ctx context.Context, dir, root string) ([]string, error) {
+	var lines []string
 	n := 0
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
@@ -134,17 +171,9 @@ func walkIdentity(ctx context.Context, dir string) (string, error) {
 		if err != nil {
 			return err
 		}
-		rel, _ := filepath.Rel(dir, p)
-		ents = append(ents, ent{rel, fmt.Sprintf("%s\x00%d\x00%o\x00%d\n", rel, fi.Size(), fi.Mode(), fi.ModTime().UnixNano())})
+		rel := p[len(dir)+1:]
+		lines = append(lines, rel+"\x00"+strconv.FormatInt(fi.Size(), 10)+"\x00"+strconv.FormatUint(uint64(fi.Mode()), 8)+"\x00"+strconv.FormatInt(fi.ModTime().UnixNano(), 10)+"\n")
 		return nil
 	})
-	if err != nil {
-		return "", fmt.Errorf("kbuild: identifying source %s: %w", dir, err)
-	}
-	sort.Slice(ents, func(i, j int) bool { return ents[i].rel < ents[j].rel })
-	h := sha256.New()
-	for _, e := range ents {
-		h.Write([]byte(e.line))
-	}
-	return "files:" + hex.EncodeToString(h.Sum(nil)), nil
+	return lines, err
 }

@@ -38,4 +38,29 @@
 //   - Verify: kunit's is_subset_of (tools/testing/kunit/kunit_config.py):
 //     which requested values did not survive make olddefconfig. A requested
 //     "is not set" is satisfied by absence.
+//
+// # The Kconfig language
+//
+// Load parses the Kconfig tree of a kernel source directory for one
+// architecture (every construct the 7.2 tree uses, all architectures),
+// expanding the preprocessor's variables and functions with the environment
+// the top Makefile gives scripts/kconfig/conf (computed from the toolchain
+// doctor's make variables: LLVM=1, RUSTC=..., ...). $(shell,...) results are
+// cached on disk, keyed by command, environment and toolchain fingerprint
+// (LoadOptions.CacheDir; LoadOptions.NoMacroCache disables it), which is
+// what makes evaluation fast: most of `make olddefconfig`'s time is spent
+// running those commands.
+//
+// A Tree evaluates configurations with the kernel's semantics (tristate
+// logic, prompt visibility, select and imply, defaults, ranges, choices,
+// MODULES) and writes the files conf writes, byte for byte: OldDefconfig,
+// Defconfig, AllConfig (allno/allyes/allmod/alldef), TinyConfig,
+// RandConfig (KCONFIG_SEED gives make randconfig's file) and Savedefconfig.
+// The integration tests compare every one of them with make's output.
+//
+// Explain answers "why didn't my option take?": each depends-on term with
+// its value, the prompt's visibility, the symbols that select or imply it,
+// its choice and range, followed down to the root cause, and, where one
+// exists, a minimal set of assignments that makes it take (checked by
+// re-running olddefconfig).
 package kconfig

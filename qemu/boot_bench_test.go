@@ -45,11 +45,15 @@ func BenchmarkBoot(b *testing.B) {
 		{"default", base},
 		{"q35", with(func(m *Machine) { m.Type = "q35" })},
 		{"serial-transport", with(func(m *Machine) { m.Transport = TransportSerial })},
-		{"qboot-serial", with(func(m *Machine) { m.Transport = TransportSerial; m.BIOS = QBootROM })},
+		{"qboot", with(func(m *Machine) { m.BIOS = QBootROM })}, // the agent takes ttyS1 (no PCI IRQ)
 		{"quiet", with(func(m *Machine) { m.Append = "quiet" })},
-		{"fast-cmdline", with(func(m *Machine) { m.Append = FastBootArgs })},
+		{"no-fast-args", with(func(m *Machine) {
+			m.NoDefaultAppend = true
+			m.Append = "console=ttyS0 panic=-1 oops=panic loglevel=5"
+		})},
 		{"fio-stubbed", with(func(m *Machine) { m.Initramfs = withFio })},
 		{"fio-full-libs", with(func(m *Machine) { m.Initramfs = fullFio })},
+		{"default-again", base}, // the same as default: shows any position effect
 	}
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {

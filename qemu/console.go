@@ -35,6 +35,7 @@ type PanicError struct {
 	Line int
 }
 
+// Error is "qemu: guest kernel <Kind>: <Title>"; Excerpt has the details.
 func (e *PanicError) Error() string {
 	return fmt.Sprintf("qemu: guest kernel %s: %s", e.Kind, e.Title)
 }

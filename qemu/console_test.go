@@ -22,6 +22,8 @@ func TestRecogniseGolden(t *testing.T) {
 			excerpt: []string{"------------[ cut here ]------------", "Call Trace:", "---[ end trace"}, nReports: 1},
 		{file: "bug-null.log", kind: KindBUG, title: "BUG: kernel NULL pointer dereference", fatal: true,
 			excerpt: []string{"Oops: Oops: 0000 [#1] SMP", "nullb_device_power_store", "---[ end trace"}, nReports: 2},
+		{file: "oops.log", kind: KindOops, title: "Oops: invalid opcode: 0000 [#1] SMP", fatal: true,
+			excerpt: []string{"nullb_device_power_store", "---[ end trace"}, nReports: 2},
 		{file: "rust-panic.log", kind: KindRustPanic, title: "rust_kernel: panicked at drivers/block/rnull/configfs.rs:120:29:", fatal: true,
 			excerpt: []string{"attempt to multiply with overflow", "kernel BUG at rust/helpers/bug.c:7!", "rust_begin_unwind"}, nReports: 2},
 		{file: "hung-task.log", kind: KindHungTask, title: "INFO: task fio:92 blocked for more than 122 seconds.", fatal: false,

@@ -38,7 +38,7 @@ func ExampleMachine_Argv() {
 	//   -icount shift=0,sleep=off \
 	//   -kernel /build/arch/x86/boot/bzImage \
 	//   -initrd /cache/initramfs/agent.cpio \
-	//   -append 'console=ttyS0 panic=-1 oops=panic loglevel=5 rflkit.example=1' \
+	//   -append 'console=ttyS0 panic=-1 oops=panic loglevel=5 i8042.nokbd i8042.noaux rflkit.example=1' \
 	//   -chardev stdio,id=con,signal=off \
 	//   -serial chardev:con
 }

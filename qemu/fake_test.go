@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -98,8 +99,8 @@ func fakeMachine(t *testing.T, mode string) (Machine, StartOptions) {
 
 func TestFakeLifecycle(t *testing.T) {
 	m, opts := fakeMachine(t, "ok")
-	var console bytes.Buffer
-	opts.Console = &syncBuffer{b: &console}
+	console := &syncBuffer{b: new(bytes.Buffer)}
+	opts.Console = console
 	opts.ConsoleLog = filepath.Join(t.TempDir(), "console.log")
 	ctx := context.Background()
 	vm, err := Start(ctx, m, opts)
@@ -235,8 +236,20 @@ func assertNoFake(t *testing.T) {
 	}
 }
 
+// syncBuffer is a bytes.Buffer safe for one writer goroutine and readers.
 type syncBuffer struct {
-	b *bytes.Buffer
+	mu sync.Mutex
+	b  *bytes.Buffer
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) { return s.b.Write(p) }
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}

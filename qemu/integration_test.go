@@ -326,3 +326,30 @@ func TestIntegrationAccelProbe(t *testing.T) {
 		t.Errorf("true: %v %v", res, err)
 	}
 }
+
+// SMP guests: SeaBIOS hands a kernel without ACPI only the boot CPU, which
+// Start reports; qboot gives it every CPU (and the agent moves to ttyS1,
+// as virtio-pci gets no interrupt there).
+func TestIntegrationSMP(t *testing.T) {
+	testenv.Integration(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	vm := boot(t, ctx, InitramfsSpec{}, func(m *Machine) { m.CPUs = 2; m.BIOS = QBootROM })
+	res, err := vm.Run(ctx, "nproc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.TrimSpace(string(res.Stdout)) != "2" || vm.GuestCPUs() != 2 {
+		t.Errorf("nproc %q, GuestCPUs %d, want 2", res.Stdout, vm.GuestCPUs())
+	}
+
+	initrd, err := BuildInitramfs(ctx, InitramfsSpec{CacheDir: testenv.CacheDir(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Start(ctx, Machine{Kernel: tinyKernel(t), Initramfs: initrd, Accel: AccelTCG, CPUs: 2}, StartOptions{})
+	var ge *GuestError
+	if !errors.As(err, &ge) || !strings.Contains(err.Error(), "1 of 2 vCPUs") {
+		t.Errorf("SeaBIOS with 2 CPUs: %v, want the vCPU error", err)
+	}
+}

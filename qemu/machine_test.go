@@ -19,7 +19,7 @@ func TestArgv(t *testing.T) {
 			want: []string{"qemu-system-x86_64", "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
 				"-machine", "pc", "-accel", "tcg", "-smp", "1", "-m", "256",
 				"-kernel", "/k/bzImage",
-				"-append", "console=ttyS0 panic=-1 oops=panic loglevel=5",
+				"-append", "console=ttyS0 panic=-1 oops=panic loglevel=5 i8042.nokbd i8042.noaux noapictimer",
 				"-chardev", "stdio,id=con,signal=off", "-serial", "chardev:con"},
 		},
 		{
@@ -34,7 +34,7 @@ func TestArgv(t *testing.T) {
 				"-machine", "q35", "-accel", "tcg", "-cpu", "max", "-smp", "2", "-m", "1024",
 				"-bios", "/usr/share/qemu/qboot.rom", "-icount", "shift=0,sleep=off",
 				"-kernel", "bz", "-initrd", "i.cpio",
-				"-append", "console=ttyS0 panic=-1 oops=panic loglevel=5 quiet",
+				"-append", "console=ttyS0 panic=-1 oops=panic loglevel=5 i8042.nokbd i8042.noaux quiet",
 				"-chardev", "stdio,id=con,signal=off", "-serial", "chardev:con",
 				"-device", "virtio-serial-pci,id=vser0",
 				"-chardev", "socket,id=ch0,path=/t/agent.sock,server=on,wait=off",
@@ -58,7 +58,7 @@ func TestArgv(t *testing.T) {
 			m:    Machine{Kernel: "bz", Accel: AccelTCG, AgentSocket: "/t/v.sock", AgentSerialSocket: "/t/s.sock"},
 			want: []string{"qemu-system-x86_64", "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
 				"-machine", "pc", "-accel", "tcg", "-smp", "1", "-m", "256",
-				"-kernel", "bz", "-append", "console=ttyS0 panic=-1 oops=panic loglevel=5",
+				"-kernel", "bz", "-append", "console=ttyS0 panic=-1 oops=panic loglevel=5 i8042.nokbd i8042.noaux noapictimer",
 				"-chardev", "stdio,id=con,signal=off", "-serial", "chardev:con",
 				"-chardev", "socket,id=agent,path=/t/s.sock,server=on,wait=off", "-serial", "chardev:agent",
 				"-device", "virtio-serial-pci,id=vser0",
@@ -88,6 +88,17 @@ func TestSerialTransportAppend(t *testing.T) {
 	}
 	if got := (Machine{Kernel: "bz"}).CommandLine(); strings.Contains(got, "rflkit.transport") {
 		t.Errorf("auto transport: command line %q names a transport", got)
+	}
+	// noapictimer only where the APIC timer fails anyway: plain TCG.
+	for m, want := range map[*Machine]bool{
+		{Accel: AccelTCG}:                        true,
+		{Accel: AccelTCG, ICount: &ICount{}}:     false,
+		{Accel: AccelKVM}:                        false,
+		{Accel: AccelTCG, NoDefaultAppend: true}: false,
+	} {
+		if got := strings.Contains(m.CommandLine(), "noapictimer"); got != want {
+			t.Errorf("%+v: noapictimer %v, want %v", *m, got, want)
+		}
 	}
 }
 

@@ -99,6 +99,7 @@ type GuestError struct {
 	Stderr  string // QEMU's stderr
 }
 
+// Error includes QEMU's stderr and the last console lines.
 func (e *GuestError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "qemu: %s: %v", e.Op, e.Err)
@@ -111,6 +112,7 @@ func (e *GuestError) Error() string {
 	return b.String()
 }
 
+// Unwrap returns the underlying error (context.DeadlineExceeded for a boot timeout).
 func (e *GuestError) Unwrap() error { return e.Err }
 
 // Start boots m and waits until the agent in the guest is ready. The VM
@@ -241,6 +243,12 @@ func Start(ctx context.Context, m Machine, opts StartOptions) (*VM, error) {
 		}
 		vm.kill()
 		return nil, vm.failure("boot", err, 0)
+	}
+	if want := max(m.CPUs, 1); vm.ready.CPUs > 0 && vm.ready.CPUs < want {
+		vm.kill()
+		<-vm.exited
+		return nil, &GuestError{Op: "boot", Err: fmt.Errorf("the guest sees %d of %d vCPUs: SeaBIOS lists only the boot CPU to a kernel without ACPI; use Machine.BIOS = QBootROM (its MP table has every CPU) or a kernel with CONFIG_ACPI", vm.ready.CPUs, want),
+			Console: vm.watch.Tail(), Stderr: vm.stderr.String()}
 	}
 	vm.booted = time.Since(vm.started)
 	log.Info("qemu: guest ready", "after", vm.booted, "start_call", time.Since(t0), "guest_uptime", vm.ready.Uptime, "kernel", vm.ready.Kernel)
@@ -386,6 +394,10 @@ func (vm *VM) BootTime() time.Duration { return vm.booted }
 func (vm *VM) GuestUptime() time.Duration {
 	return time.Duration(vm.ready.Uptime * float64(time.Second))
 }
+
+// GuestCPUs is the number of CPUs online in the guest when the agent
+// became ready.
+func (vm *VM) GuestCPUs() int { return vm.ready.CPUs }
 
 // Pid is QEMU's process id (also its process group id).
 func (vm *VM) Pid() int { return vm.cmd.Process.Pid }

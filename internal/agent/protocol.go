@@ -54,6 +54,7 @@ type Message struct {
 	Version  int      `json:"version,omitempty"`
 	Uptime   float64  `json:"uptime,omitempty"`   // guest /proc/uptime at ready, seconds
 	Kernel   string   `json:"kernel,omitempty"`   // guest uname -r -v
+	CPUs     int      `json:"cpus,omitempty"`     // CPUs online in the guest
 	Warnings []string `json:"warnings,omitempty"` // non-fatal setup problems (a mount that failed)
 }
 
@@ -63,6 +64,7 @@ type FrameError struct {
 	Err error
 }
 
+// Error describes the bad frame.
 func (e *FrameError) Error() string {
 	if e.Err != nil {
 		return fmt.Sprintf("agent: bad frame (length %d): %v", e.Len, e.Err)
@@ -70,6 +72,7 @@ func (e *FrameError) Error() string {
 	return fmt.Sprintf("agent: bad frame: length %d exceeds %d", e.Len, MaxFrame)
 }
 
+// Unwrap returns the underlying read or decode error.
 func (e *FrameError) Unwrap() error { return e.Err }
 
 // WriteMessage writes m as one frame. It is not safe for concurrent use on

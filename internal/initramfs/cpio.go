@@ -25,6 +25,7 @@ const (
 	BlockDevice
 )
 
+// String names the kind ("file", "dir", ...).
 func (k Kind) String() string {
 	switch k {
 	case File:

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"os"
 	"testing"
+	"time"
 
 	"github.com/rflkit/rflkit/internal/testenv"
 	"github.com/rflkit/rflkit/kbuild"
@@ -78,7 +79,9 @@ func TinyRust(t testing.TB, helpers bool) Kernel {
 			t.Logf("testkernel: %s: %s", e.Phase, e.Message)
 		}
 	}
-	res, err := b.Build(context.Background(), kbuild.BuildSpec{
+	ctx, cancel := Context(t)
+	defer cancel()
+	res, err := b.Build(ctx, kbuild.BuildSpec{
 		Config:  kbuild.TinyRust(helpers),
 		Targets: []string{"bzImage"},
 	})
@@ -99,6 +102,19 @@ func TinyRust(t testing.TB, helpers bool) Kernel {
 	}
 	t.Logf("testkernel: tiny Rust kernel (helpers=%v): %s (cache hit %v, %s)", helpers, k.BzImage, res.CacheHit, res.Duration.Round(1e6))
 	return k
+}
+
+// Context returns a context that ends a minute before the test's deadline
+// (go test -timeout), so that a build still running then is cancelled and
+// its processes killed, rather than orphaned by the test binary's timeout
+// panic.
+func Context(t testing.TB) (context.Context, context.CancelFunc) {
+	if d, ok := t.(interface{ Deadline() (time.Time, bool) }); ok {
+		if dl, ok := d.Deadline(); ok {
+			return context.WithDeadline(context.Background(), dl.Add(-time.Minute))
+		}
+	}
+	return context.WithCancel(context.Background())
 }
 
 func tail(lines []string) string {

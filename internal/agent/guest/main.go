@@ -14,6 +14,8 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -73,7 +75,7 @@ func run() error {
 	}
 	defer port.Close()
 
-	ready := &agent.Message{Warnings: warnings}
+	ready := &agent.Message{Warnings: warnings, CPUs: runtime.NumCPU()}
 	if b, err := os.ReadFile("/proc/uptime"); err == nil {
 		fmt.Sscan(string(b), &ready.Uptime)
 	}
@@ -148,11 +150,16 @@ func openPort(transport string) (*os.File, error) {
 		// virtio ports are probed before /init runs (built-in driver),
 		// but give the driver a moment in case probing is asynchronous.
 		// Without virtio-serial support at all, "auto" takes ttyS1.
+		// The ports of a bound virtio-serial device appear shortly after
+		// its driver asks the host for them; without any bound virtio
+		// device (no VIRTIO_CONSOLE, or a device without an IRQ under
+		// qboot) "auto" takes ttyS1 at once.
 		wait := 5 * time.Second
-		if _, err := os.Stat("/sys/class/virtio-ports"); err != nil && transport == "auto" {
-			wait = 0
-		} else if transport == "auto" {
+		if transport == "auto" {
 			wait = time.Second
+			if _, err := os.Stat("/sys/class/virtio-ports"); err != nil || !usableVirtio() {
+				wait = 0
+			}
 		}
 		deadline := time.Now().Add(wait)
 		for {
@@ -177,6 +184,35 @@ func openPort(transport string) (*os.File, error) {
 	default:
 		return nil, fmt.Errorf("unknown rflkit.transport=%q", transport)
 	}
+}
+
+// usableVirtio reports whether a virtio device has taken an interrupt:
+// the virtio-serial device announces its ports by interrupt while it is
+// probed, before /init runs. A virtio-pci device whose interrupt is not
+// routed (qboot gives no PCI routing to a kernel without ACPI or MSI:
+// "can't find IRQ for PCI INT A") never gets its ports, and "auto" should
+// not wait for them. Used only to skip the wait; ttyS1 works either way.
+func usableVirtio() bool {
+	b, err := os.ReadFile("/proc/interrupts")
+	if err != nil {
+		return true
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if !strings.Contains(line, "virtio") {
+			continue
+		}
+		f := strings.Fields(line)
+		for _, c := range f[1:] {
+			n, err := strconv.ParseUint(c, 10, 64)
+			if err != nil {
+				break // past the per-CPU counts
+			}
+			if n > 0 {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // makeRaw puts a tty into raw mode at 115200 baud (cfmakeraw).
