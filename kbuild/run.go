@@ -60,7 +60,11 @@ func ParseQuietLine(line string) (kind, target string, ok bool) {
 	if m == nil {
 		return "", "", false
 	}
-	return m[1], strings.TrimSpace(m[2]), true
+	target = strings.TrimSpace(m[2])
+	if target == "" {
+		return "", "", false
+	}
+	return m[1], target, true
 }
 
 // runOutcome is what one make run produced besides its error.

@@ -27,17 +27,21 @@
 // # Machine type, firmware and boot time
 //
 // Measured with the tiny 7.2 Rust kernel (tinyconfig + the FACTS.md
-// fragment) under TCG on a shared 2-CPU host at load ~3 (scripts/boot-time,
-// 5 interleaved boots per setup): 1.64 s median from Start to the first
-// command's result with the defaults (guest uptime 0.6 s when the agent is
-// ready); 1.92 s without FastBootArgs; 2.0 s with fio in the initramfs
-// (9.9 MB with stubs, 93 MB without).
+// fragment) under TCG on a shared 2-CPU host (scripts/boot-time, 5-10
+// interleaved boots per setup): with the defaults, 1.6-1.9 s median from
+// Start to the first command's result at load 2.5-3.5 and 2.8 s at load 6
+// (1.35-1.5 s in single runs on a quieter host); the guest's uptime is
+// 0.55-0.8 s when the agent is ready. The rest is QEMU, the firmware and
+// the kernel's decompressor. Without FastBootArgs: 1.18x; with fio in the
+// initramfs: 9.9 MB with stubs (1.07x), 93 MB without (1.37x).
 //
-//   - The default is "pc" with SeaBIOS and the agent on virtio-serial. q35
-//     was never faster. The time before the kernel's clock starts is mostly
-//     the XZ decompression of the kernel (CONFIG_KERNEL_XZ, tinyconfig's
-//     choice), 0.5 s unloaded and several seconds under load; SeaBIOS
-//     itself takes ~0.3 s.
+//   - The default is "pc" with SeaBIOS and the agent on virtio-serial; q35
+//     and qboot were not measurably faster (within the run-to-run noise of a
+//     shared host). The time before the kernel's clock starts is mostly the
+//     XZ decompression of the kernel (CONFIG_KERNEL_XZ, tinyconfig's
+//     choice): 0.7 s from "early console in setup code" to "Linux version"
+//     at load 6, 2.5 s at load 16; SeaBIOS takes 0.1-0.3 s. KERNEL_LZ4 (or
+//     KERNEL_UNCOMPRESSED) would remove most of it.
 //   - qboot (QBootROM) boots the kernel but gives no PCI interrupt routing
 //     to a kernel without ACPI, so virtio-pci devices get no interrupts
 //     ("can't find IRQ for PCI INT A"); with Transport "auto" the agent

@@ -78,6 +78,9 @@ func fakeQEMU(mode string, args []string) int {
 	// fake-panic writes its report on this process's stdout and sleeps;
 	// the test then kills the fake through its process group.
 	if err := <-done; errors.Is(err, agent.ErrPoweroff) {
+		if mode == "deaf" { // a guest that does not power off
+			time.Sleep(time.Hour)
+		}
 		fmt.Println("reboot: Restarting system\r")
 		return 0
 	}
@@ -252,4 +255,24 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// A guest that ignores the power-off request is killed when Stop's context
+// ends, and nothing is left behind.
+func TestFakeStopKills(t *testing.T) {
+	m, opts := fakeMachine(t, "deaf")
+	vm, err := Start(context.Background(), m, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	t0 := time.Now()
+	if err := vm.Stop(ctx); err != nil {
+		t.Errorf("Stop: %v", err)
+	}
+	if d := time.Since(t0); d > 10*time.Second {
+		t.Errorf("Stop took %v", d)
+	}
+	assertGone(t, vm)
 }

@@ -107,11 +107,8 @@ func run() int {
 		fmt.Fprintln(os.Stderr, "boot:", err)
 		return 1
 	}
-	res, err := vm.Run(ctx, flag.Args()...)
-	if res != nil {
-		os.Stdout.Write(res.Stdout)
-		os.Stderr.Write(res.Stderr)
-	}
+	// The output streams as the command runs.
+	res, err := vm.Exec(ctx, qemu.Command{Argv: flag.Args(), Stdout: os.Stdout, Stderr: os.Stderr})
 	var pe *qemu.PanicError
 	if errors.As(err, &pe) {
 		fmt.Fprintf(os.Stderr, "boot: %v\n%s\n", pe, pe.Excerpt)
@@ -119,6 +116,10 @@ func run() int {
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "boot:", err)
+		return 1
+	}
+	if res == nil {
+		fmt.Fprintln(os.Stderr, "boot: no result")
 		return 1
 	}
 	if err := vm.Stop(ctx); err != nil {
