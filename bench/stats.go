@@ -3,6 +3,7 @@ package bench
 import (
 	"errors"
 	"fmt"
+	"golang.org/x/perf/benchmath"
 	"math"
 	"math/rand/v2"
 	"sort"
@@ -334,29 +335,39 @@ type UTest struct {
 	U        float64 // U statistic of the first sample
 	P        float64
 	N1, N2   int
-	Exact    bool     // exact distribution (no ties, small samples), else normal approximation
-	Warnings []string // e.g. too few samples for significance at 0.05
+	Alpha    float64  // the significance threshold benchmath uses (0.05)
+	Warnings []string // e.g. too few samples for significance at Alpha
 }
 
-// MannWhitney compares a and b with a two-sided Mann-Whitney U test: the
-// exact distribution of U when there are no ties and n1*n2 <= 2500, the
-// normal approximation with tie and continuity corrections otherwise. As
-// benchstat does, it warns when the samples are too few for any result to
-// reach p < 0.05. (golang.org/x/perf/benchmath would be the reference
-// implementation, but its dependency github.com/aclements/go-moremath is
-// not in this module's go.sum.)
+// MannWhitney compares a and b with a two-sided Mann-Whitney U test. The
+// p-value and the warnings come from golang.org/x/perf/benchmath
+// (AssumeNothing, the test benchstat uses: exact distribution for small
+// samples, ties handled), so they agree with what benchstat would say about
+// the same samples; U is reported beside them.
 func MannWhitney(a, b []float64) UTest {
 	n1, n2 := len(a), len(b)
-	u := UTest{N1: n1, N2: n2, P: 1}
+	u := UTest{N1: n1, N2: n2, P: 1, Alpha: benchmath.DefaultThresholds.CompareAlpha}
 	if n1 == 0 || n2 == 0 {
 		u.Warnings = append(u.Warnings, "empty sample")
 		return u
 	}
+	u.U = uStatistic(a, b)
+	c := benchmath.AssumeNothing.Compare(benchmath.NewSample(a, &benchmath.DefaultThresholds), benchmath.NewSample(b, &benchmath.DefaultThresholds))
+	u.P, u.Alpha = c.P, c.Alpha
+	for _, w := range c.Warnings {
+		u.Warnings = append(u.Warnings, w.Error())
+	}
+	return u
+}
+
+// uStatistic is U of the first sample: its rank sum (mid-ranks for ties)
+// less n1(n1+1)/2.
+func uStatistic(a, b []float64) float64 {
 	type obs struct {
 		v     float64
 		first bool
 	}
-	all := make([]obs, 0, n1+n2)
+	all := make([]obs, 0, len(a)+len(b))
 	for _, x := range a {
 		all = append(all, obs{x, true})
 	}
@@ -364,7 +375,7 @@ func MannWhitney(a, b []float64) UTest {
 		all = append(all, obs{x, false})
 	}
 	sort.Slice(all, func(i, j int) bool { return all[i].v < all[j].v })
-	r1, tieSum, ties := 0.0, 0.0, false
+	r1 := 0.0
 	for i := 0; i < len(all); {
 		j := i
 		for j < len(all) && all[j].v == all[i].v {
@@ -376,76 +387,8 @@ func MannWhitney(a, b []float64) UTest {
 				r1 += rank
 			}
 		}
-		if t := float64(j - i); t > 1 {
-			ties = true
-			tieSum += t*t*t - t
-		}
 		i = j
 	}
-	u.U = r1 - float64(n1*(n1+1))/2
-	// Smallest two-sided p any outcome could give.
-	if minP := 2 / binom(n1+n2, n1); minP > 0.05 {
-		u.Warnings = append(u.Warnings, fmt.Sprintf("need more samples for significance at alpha=0.05 (%d and %d give p >= %.2g)", n1, n2, minP))
-	}
-	if !ties && n1*n2 <= 2500 {
-		u.Exact = true
-		u.P = exactUP(u.U, n1, n2)
-		return u
-	}
-	N := float64(n1 + n2)
-	mu := float64(n1*n2) / 2
-	sigma := math.Sqrt(float64(n1*n2) / 12 * (N + 1 - tieSum/(N*(N-1))))
-	if sigma == 0 {
-		return u // all values equal
-	}
-	z := (math.Abs(u.U-mu) - 0.5) / sigma
-	if z < 0 {
-		z = 0
-	}
-	u.P = math.Min(1, math.Erfc(z/math.Sqrt2))
-	return u
-}
-
-// exactUP is the two-sided p-value of U under the null hypothesis, from
-// the exact distribution of U (counts of arrangements by DP).
-func exactUP(uStat float64, n1, n2 int) float64 {
-	// f[i][j][u]: arrangements of i and j with statistic u; roll over i.
-	maxU := n1 * n2
-	prev := make([][]float64, n2+1)
-	for j := range prev {
-		prev[j] = make([]float64, maxU+1)
-		prev[j][0] = 1 // i = 0: U = 0
-	}
-	for i := 1; i <= n1; i++ {
-		cur := make([][]float64, n2+1)
-		cur[0] = make([]float64, maxU+1)
-		cur[0][0] = 1
-		for j := 1; j <= n2; j++ {
-			cur[j] = make([]float64, maxU+1)
-			for k := 0; k <= i*j; k++ {
-				// Largest element from the first sample: it beats all j.
-				if k >= j {
-					cur[j][k] += prev[j][k-j]
-				}
-				cur[j][k] += cur[j-1][k]
-			}
-		}
-		prev = cur
-	}
-	dist := prev[n2]
-	total := binom(n1+n2, n1)
-	lo := math.Min(uStat, float64(maxU)-uStat)
-	c := 0.0
-	for k := 0; k <= maxU && float64(k) <= lo+1e-9; k++ {
-		c += dist[k]
-	}
-	return math.Min(1, 2*c/total)
-}
-
-func binom(n, k int) float64 {
-	r := 1.0
-	for i := 1; i <= k; i++ {
-		r = r * float64(n-k+i) / float64(i)
-	}
-	return r
+	n1 := float64(len(a))
+	return r1 - n1*(n1+1)/2
 }
