@@ -16,6 +16,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/rflkit/rflkit/kconfig"
 )
 
 // The build cache lives in CacheDir/builds:
@@ -221,7 +223,7 @@ func (s *session) removeEntryDir(key string) error {
 // preferably built in the work directory (objects built elsewhere see
 // objtool rebuilt, which recompiles everything). ok is false when there is
 // none worth copying.
-func (s *session) nearest(cfg *dotConfig) (key string, diff int, ok bool) {
+func (s *session) nearest(cfg *kconfig.Config) (key string, diff int, ok bool) {
 	vh := s.varsHash()
 	workOut := filepath.Join(s.workDir(), "out")
 	best, bestDiff, bestScore := "", -1, 0
@@ -252,7 +254,7 @@ func (s *session) nearest(cfg *dotConfig) (key string, diff int, ok bool) {
 	}
 	// A very different configuration rebuilds nearly everything: copying
 	// its objects would only cost time and disk.
-	if limit := max(200, len(cfg.names)/4); bestDiff > limit {
+	if limit := max(200, cfg.Len()/4); bestDiff > limit {
 		return "", bestDiff, false
 	}
 	return best, bestDiff, true

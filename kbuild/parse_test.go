@@ -114,7 +114,7 @@ func TestDotConfig(t *testing.T) {
 	if n := diffCount(b, a); n != 2 {
 		t.Errorf("diffCount reversed = %d, want 2", n)
 	}
-	for _, bad := range []string{"CONFIG_=y\n", "CONFIG_A\n", "FOO=y\n", "CONFIG_A B=y\n", "# CONFIG_A-B is not set\n"} {
+	for _, bad := range []string{"CONFIG_=y\n", "CONFIG_A\n", "CONFIG_A B=y\n"} {
 		if _, err := parseDotConfig("bad.config", []byte("CONFIG_OK=y\n"+bad)); err == nil || !strings.Contains(err.Error(), "bad.config:2:") {
 			t.Errorf("%q: error %v, want one naming bad.config:2", bad, err)
 		}
@@ -146,8 +146,8 @@ func FuzzParseDotConfig(f *testing.F) {
 		if diffCount(c, c) != 0 {
 			t.Errorf("a config differs from itself")
 		}
-		for _, s := range c.names {
-			if _, ok := c.get(s); !ok {
+		for s := range c.All() {
+			if !c.Has(s) {
 				t.Errorf("listed symbol %s has no value", s)
 			}
 		}

@@ -3,6 +3,7 @@ package kbuild
 import (
 	"context"
 	"fmt"
+	"github.com/rflkit/rflkit/internal/cachedir"
 	"io"
 	"os"
 	"path/filepath"
@@ -29,17 +30,11 @@ type session struct {
 // defaultCacheDir returns dir, else $RFLKIT_CACHE_DIR, else
 // os.UserCacheDir()/rflkit.
 func defaultCacheDir(dir string) (string, error) {
-	if dir != "" {
-		return dir, nil
-	}
-	if d := os.Getenv("RFLKIT_CACHE_DIR"); d != "" {
-		return d, nil
-	}
-	d, err := os.UserCacheDir()
+	d, err := cachedir.Resolve(dir)
 	if err != nil {
-		return "", fmt.Errorf("kbuild: no cache directory (set Builder.CacheDir): %w", err)
+		return "", fmt.Errorf("kbuild: %w", err)
 	}
-	return filepath.Join(d, "rflkit"), nil
+	return d, nil
 }
 
 func (b *Builder) newSession(ctx context.Context) (*session, error) {

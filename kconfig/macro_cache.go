@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"github.com/rflkit/rflkit/internal/cachedir"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -50,19 +51,7 @@ type macroRunner struct {
 	used    map[string]string // results this Load used, for the bundle
 }
 
-func macroCacheRoot(cacheDir string) (string, error) {
-	if cacheDir != "" {
-		return cacheDir, nil
-	}
-	if d := os.Getenv("RFLKIT_CACHE_DIR"); d != "" {
-		return d, nil
-	}
-	d, err := os.UserCacheDir()
-	if err != nil {
-		return "", err
-	}
-	return filepath.Join(d, "rflkit"), nil
-}
+func macroCacheRoot(cacheDir string) (string, error) { return cachedir.Resolve(cacheDir) }
 
 func newMacroRunner(ctx context.Context, opts LoadOptions) (*macroRunner, error) {
 	r := &macroRunner{ctx: ctx, mem: map[string]string{}, jobs: runtime.GOMAXPROCS(0), fprint: opts.Fingerprint,

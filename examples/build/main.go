@@ -19,6 +19,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/rflkit/rflkit/internal/cachedir"
 	"io"
 	"os"
 	"os/signal"
@@ -165,17 +166,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 }
 
 func mustCacheDir(d string) string {
-	if d != "" {
+	if d, err := cachedir.Resolve(d); err == nil {
 		return d
 	}
-	if e := os.Getenv("RFLKIT_CACHE_DIR"); e != "" {
-		return e
-	}
-	u, err := os.UserCacheDir()
-	if err != nil {
-		return ".rflkit-cache"
-	}
-	return u + "/rflkit"
+	return ".rflkit-cache"
 }
 
 // progress draws a bar on a terminal, plain lines otherwise.

@@ -10,9 +10,9 @@ package testenv
 
 import (
 	"context"
+	"github.com/rflkit/rflkit/internal/cachedir"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"testing"
 
 	"github.com/rflkit/rflkit/internal/ksrc"
@@ -35,14 +35,11 @@ func Integration(t testing.TB) {
 // binaries, so a kernel built by a test is a cache hit for the main job.
 func CacheDir(t testing.TB) string {
 	t.Helper()
-	if d := os.Getenv("RFLKIT_CACHE_DIR"); d != "" {
-		return d
-	}
-	d, err := os.UserCacheDir()
+	d, err := cachedir.Resolve("")
 	if err != nil {
-		t.Fatalf("testenv: no cache directory: %v", err)
+		t.Fatalf("testenv: %v", err)
 	}
-	return filepath.Join(d, "rflkit")
+	return d
 }
 
 // KernelSource returns the unpacked Linux 7.2 tree: $RFLKIT_KERNEL_SRC when

@@ -19,6 +19,7 @@ import (
 
 	"github.com/rflkit/rflkit/internal/testenv"
 	"github.com/rflkit/rflkit/kbuild"
+	"github.com/rflkit/rflkit/toolchain"
 )
 
 // Kernel is a built tiny Rust kernel.
@@ -29,16 +30,20 @@ type Kernel struct {
 }
 
 // MakeVars are the make variables of the machine's Rust-capable toolchain
-// (see HACKING.md): the Debian rustc 1.85 / LLVM 19 set, not the rustup
-// rustc first on PATH.
-func MakeVars() map[string]string {
-	return map[string]string{
-		"LLVM":      "1",
-		"RUSTC":     "/usr/bin/rustc",
-		"HOSTRUSTC": "/usr/bin/rustc",
-		"RUSTDOC":   "/usr/bin/rustdoc",
-		"BINDGEN":   "/usr/bin/bindgen",
+// as the toolchain doctor chooses them for the kernel tree (here the Debian
+// rustc 1.85 / LLVM 19 set, not the rustup rustc first on PATH). A machine
+// on which Rust cannot be built for the tree fails the test with the
+// doctor's problems.
+func MakeVars(t testing.TB) map[string]string {
+	t.Helper()
+	rep, err := toolchain.Detect(context.Background(), toolchain.Options{SrcDir: testenv.KernelSource(t), Arch: "x86_64"})
+	if err != nil {
+		t.Fatalf("testkernel: %v", err)
 	}
+	if !rep.RustAvailable || !rep.InlineHelpers {
+		t.Fatalf("testkernel: the toolchain cannot build the tiny Rust kernel (run scripts/setup): %+v", rep.Problems)
+	}
+	return rep.MakeVars
 }
 
 // Builder returns the kbuild.Builder the tiny kernels are built with.
@@ -55,7 +60,7 @@ func Builder(t testing.TB) *kbuild.Builder {
 	return &kbuild.Builder{
 		Src:      src,
 		Arch:     "x86_64",
-		MakeVars: MakeVars(),
+		MakeVars: MakeVars(t),
 		CacheDir: testenv.CacheDir(t),
 	}
 }
