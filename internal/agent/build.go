@@ -7,7 +7,6 @@ import (
 	"embed"
 	"encoding/hex"
 	"fmt"
-	"github.com/rflkit/rflkit/internal/cachedir"
 	"io"
 	"io/fs"
 	"os"
@@ -40,7 +39,23 @@ type BuildOptions struct {
 }
 
 // DefaultCacheDir resolves rflkit's cache root as HACKING.md describes.
-func DefaultCacheDir(dir string) (string, error) { return cachedir.Resolve(dir) }
+//
+// It repeats internal/cachedir's rule rather than importing it: this
+// package's sources are embedded and compiled into the guest agent as a
+// module of their own (see Build), which must not need other packages.
+func DefaultCacheDir(dir string) (string, error) {
+	if dir != "" {
+		return dir, nil
+	}
+	if d := os.Getenv("RFLKIT_CACHE_DIR"); d != "" {
+		return d, nil
+	}
+	d, err := os.UserCacheDir()
+	if err != nil {
+		return "", fmt.Errorf("no cache directory: %w", err)
+	}
+	return filepath.Join(d, "rflkit"), nil
+}
 
 // SourceHash is the hash of the embedded agent sources plus the target
 // (linux/amd64) and build flags: the cache key of Build.
