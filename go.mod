@@ -1,6 +1,6 @@
 module github.com/rflkit/rflkit
 
-go 1.26.8
+go 1.26.0
 
 require (
 	github.com/hashicorp/go-version v1.9.0
