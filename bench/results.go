@@ -3,8 +3,8 @@ package bench
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/rflkit/rflkit/internal/atomicfile"
 	"os"
-	"path/filepath"
 	"time"
 )
 
@@ -122,32 +122,7 @@ func ReadResults(path string) (*Results, error) {
 // syncs it and renames it over path, keeping path's permissions when it
 // exists (0644 otherwise).
 func writeFileAtomic(path string, data []byte) error {
-	mode := os.FileMode(0o644)
-	if fi, err := os.Stat(path); err == nil {
-		mode = fi.Mode().Perm()
-	}
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("bench: %w", err)
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp) // no-op after the rename
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return fmt.Errorf("bench: write %s: %w", path, err)
-	}
-	if err := f.Chmod(mode); err != nil {
-		f.Close()
-		return fmt.Errorf("bench: %w", err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("bench: sync %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("bench: %w", err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
+	if err := atomicfile.Update(path, data, 0o644); err != nil {
 		return fmt.Errorf("bench: %w", err)
 	}
 	return nil

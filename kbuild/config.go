@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/rflkit/rflkit/internal/atomicfile"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -348,32 +349,10 @@ func sha256Hex(b []byte) string {
 // writeFileAtomic writes data to path through a temporary file in the same
 // directory, fsynced and renamed; an existing file's permissions are kept.
 func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
-	if fi, err := os.Stat(path); err == nil {
-		perm = fi.Mode().Perm()
-	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return fmt.Errorf("kbuild: %w", err)
 	}
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("kbuild: %w", err)
-	}
-	tmp := f.Name()
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(tmp, perm)
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
+	if err := atomicfile.Update(path, data, perm); err != nil {
 		return fmt.Errorf("kbuild: writing %s: %w", path, err)
 	}
 	return nil

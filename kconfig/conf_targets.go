@@ -3,6 +3,7 @@ package kconfig
 import (
 	"bytes"
 	"fmt"
+	"github.com/rflkit/rflkit/internal/atomicfile"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -208,31 +209,7 @@ func (r *Result) WriteFile(path string) error {
 }
 
 func confWriteAtomic(path string, data []byte) error {
-	mode := os.FileMode(0o644)
-	if fi, err := os.Stat(path); err == nil {
-		mode = fi.Mode().Perm()
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("kconfig: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("kconfig: writing %s: %w", path, err)
-	}
-	if err := tmp.Chmod(mode); err != nil {
-		tmp.Close()
-		return fmt.Errorf("kconfig: %w", err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("kconfig: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("kconfig: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
+	if err := atomicfile.Update(path, data, 0o644); err != nil {
 		return fmt.Errorf("kconfig: %w", err)
 	}
 	return nil

@@ -2,6 +2,7 @@ package kconfig
 
 import (
 	"fmt"
+	"github.com/rflkit/rflkit/internal/atomicfile"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -27,40 +28,8 @@ func cfgWriteFileAtomic(path string, data []byte) (err error) {
 		}
 		perm = fi.Mode().Perm()
 	}
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	f, err := os.CreateTemp(dir, "."+base+".tmp*")
-	if err != nil {
-		return fmt.Errorf("kconfig: %w", err)
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	if _, err = f.Write(data); err != nil {
+	if err := atomicfile.WriteFile(path, data, perm); err != nil {
 		return fmt.Errorf("kconfig: writing %s: %w", path, err)
-	}
-	if err = f.Chmod(perm); err != nil {
-		return fmt.Errorf("kconfig: %w", err)
-	}
-	if err = f.Sync(); err != nil {
-		return fmt.Errorf("kconfig: syncing %s: %w", path, err)
-	}
-	if err = f.Close(); err != nil {
-		return fmt.Errorf("kconfig: writing %s: %w", path, err)
-	}
-	if err = os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("kconfig: %w", err)
-	}
-	// Make the rename durable; a failure here does not undo the write.
-	if d, derr := os.Open(dir); derr == nil {
-		_ = d.Sync()
-		d.Close()
 	}
 	return nil
 }

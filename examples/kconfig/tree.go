@@ -5,7 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"os"
+	"github.com/rflkit/rflkit/internal/atomicfile"
 	"sort"
 	"strings"
 	"time"
@@ -204,11 +204,7 @@ func runSavedefconfig(ctx context.Context, e *env, args []string) error {
 		_, err := e.stdout.Write(def)
 		return err
 	}
-	tmp := f.out + ".tmp"
-	if err := os.WriteFile(tmp, def, 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, f.out)
+	return atomicfile.Update(f.out, def, 0o644)
 }
 
 func runExplain(ctx context.Context, e *env, args []string) error {
