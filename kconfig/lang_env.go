@@ -2,6 +2,7 @@ package kconfig
 
 import (
 	"bufio"
+	"github.com/rflkit/rflkit/toolchain"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -56,19 +57,7 @@ func langUname() string {
 }
 
 // langSrcArch maps ARCH to SRCARCH as the top Makefile does.
-func langSrcArch(arch string) string {
-	switch arch {
-	case "i386", "x86_64":
-		return "x86"
-	case "sparc64":
-		return "sparc"
-	case "parisc64":
-		return "parisc"
-	case "sh64":
-		return "sh"
-	}
-	return arch
-}
+func langSrcArch(arch string) string { return toolchain.SrcArch(arch) }
 
 // langKernelVersion reads VERSION, PATCHLEVEL, SUBLEVEL and EXTRAVERSION
 // from the tree's Makefile and returns KERNELVERSION.
