@@ -32,7 +32,7 @@ type Guest interface {
 }
 
 // Device is a null block device created through configfs with the fair
-// parameters of ../shared/FACTS.md: 4096-byte blocks, irqmode 0 (complete
+// parameters (the matched settings of rflkit's README): 4096-byte blocks, irqmode 0 (complete
 // in the submission context), 4096 MiB, no memory backing; null_blk also
 // gets hw_queue_depth 256 (rnull's fixed tag count) and completion_nsec 0.
 // The I/O scheduler is set to none on both.

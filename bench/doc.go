@@ -21,15 +21,34 @@
 //     where fio's IOPS give guest instructions per I/O, reproducible to
 //     ~0.01%. Results holds everything (raw samples, boot ids, kernel and
 //     toolchain metadata, QEMU argv, seed) and is re-analysable.
+//   - In -icount boots QEMUBoot loads the instruction-counting TCG plugin
+//     (qemu/tcgplugin) with the kernel's System.map and ksys_sync as the
+//     trigger, and pins -cpu. Each step then runs, in one guest command,
+//     `sync; fio --number_ios=N; sync; fio --number_ios=2N; sync`, and the
+//     difference of the two windows over N·numjobs is the cost of one
+//     I/O, function by function (Sample.Plugin, PluginSample). The
+//     driver's queue_rq must be entered exactly once more per request in
+//     the larger window, or the sample fails with its reason. FuncGroup
+//     sums functions into groups by name (driver, rust_helper_*, blk-mq,
+//     io_uring, kernel, user, path); the measures driver_insns_per_io,
+//     kernel_insns_per_io, path_insns_per_io and helper_calls_per_io
+//     carry the conclusions, the fio-derived instr/io is secondary, and
+//     DiffProfile compares two arms function by function. These are
+//     instruction counts, not cycles: TCG is not bare metal.
 //   - Analyze computes per-arm medians and means, the ratio between arms
 //     with a 95% bootstrap interval over boots (RatioCI), a Mann-Whitney U
 //     test on boot means, and warnings for multimodal samples and for
 //     intervals wider than the effect in question (2% for helpers, 5% for
 //     Rust vs C).
-//   - WriteTable, WriteMarkdown, WriteBenchfmt (for benchstat) and Plot
-//     (SVG and PNG) present the analysis.
 //
-// QEMUBoot connects an Experiment to the qemu package; the command
-// examples/nullblk-bench composes toolchain, kbuild, qemu and this package
-// into the main job.
+// Presentation is package bench/report: tables, the markdown report,
+// benchstat input, plots (gonum) and the files of a run (report.WriteAll).
+// This package links none of it, so a program that only parses fio's JSON
+// or analyses results stays small.
+//
+// QEMUBoot connects an Experiment to the qemu package, with an initramfs
+// holding fio whose unused libraries (FioStubs) are stubbed; the command
+// examples/nullblk-bench composes toolchain, kbuild, qemu, this package and
+// bench/report into the main job. The layout of results.json is described
+// field by field in doc/metadata.md.
 package bench

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"math/rand/v2"
 	"strings"
@@ -31,6 +30,21 @@ type KernelArm struct {
 	Helpers bool   // RUST_INLINE_HELPERS
 	BzImage string
 	Config  string // the kernel's .config, for metadata (optional)
+	// SystemMap is the kernel's System.map (kbuild.ArtifactSystemMap),
+	// which the instruction-counting plugin of -icount boots needs.
+	SystemMap string
+	// Modules, when set, makes this a module arm (Modular): it maps each
+	// module's name (null_blk, rnull_mod: ModuleName) to its .ko file on
+	// the host (kbuild.ModuleNullBlk, kbuild.ModuleRustNull of a
+	// kbuild.TinyRustModules build). QEMUBoot puts them in the initramfs
+	// and leaves BootArgs off the command line; every sample loads the
+	// driver's module (null_blk with nr_devices=0), creates the device,
+	// runs, removes the device and unloads the module. nil: the drivers
+	// are built in.
+	Modules map[string]string
+	// InlineCheck is kbuild.InlineCheck's summary of the arm's build
+	// (NewInlineCheckMeta), recorded in KernelMeta.InlineCheck; optional.
+	InlineCheck *InlineCheckMeta
 }
 
 // BootRequest asks a BootFunc for one guest.
@@ -49,6 +63,12 @@ type Booted struct {
 	// BootTime is the wall time from QEMU's start to the guest being
 	// ready, GuestUptime the guest's uptime then (both optional).
 	BootTime, GuestUptime time.Duration
+	// Plugin reads the instruction-counting plugin's counters; nil when
+	// the boot has none (wall-clock boots, or -icount without the
+	// plugin: then only the fio-derived figure is measured).
+	Plugin *PluginCounters
+	// CPU is QEMU's -cpu model ("" = QEMU's default).
+	CPU string
 }
 
 // BootFunc boots a guest for a request. It must add null_blk.nr_devices=0
@@ -58,18 +78,27 @@ type BootFunc func(ctx context.Context, req BootRequest) (*Booted, error)
 
 // Step is one fio run in a boot's plan.
 type Step struct {
+	// Workload is the Workload.Name to run.
 	Workload string `json:"workload"`
-	Driver   Driver `json:"driver"`
-	Run      int    `json:"run"`
-	Warmup   bool   `json:"warmup"`
+	// Driver is the driver whose device the run uses.
+	Driver Driver `json:"driver"`
+	// Run is the run's number for this workload and driver in the boot
+	// (0-based, warm-up runs first).
+	Run int `json:"run"`
+	// Warmup marks a run whose sample is kept but not analysed.
+	Warmup bool `json:"warmup"`
 }
 
 // BootPlan is the planned content of one boot.
 type BootPlan struct {
-	Index  int    `json:"index"`
+	// Index is the boot's position in the schedule (0-based).
+	Index int `json:"index"`
+	// Kernel is the KernelArm.Name to boot.
 	Kernel string `json:"kernel"`
-	Mode   Mode   `json:"mode"`
-	Steps  []Step `json:"steps"`
+	// Mode is how the boot measures: "wall" or "icount".
+	Mode Mode `json:"mode"`
+	// Steps are the boot's fio runs in running order.
+	Steps []Step `json:"steps"`
 }
 
 // Progress is reported after each boot and run.
@@ -89,11 +118,24 @@ type Experiment struct {
 	Preset  Preset
 	Seed    uint64
 	Boot    BootFunc
-	// GuestCPUs is the guest's vCPU count, for instructions per I/O; 0
+	// GuestCPUs is the guest's vCPU count, recorded in the results; 0
 	// means 1.
 	GuestCPUs int
-	Progress  func(Progress) // nil: none
-	Log       *slog.Logger   // nil: discard
+	// Progress is called after each step; nil: none.
+	Progress func(Progress)
+	// Logger receives the experiment's lifecycle; nil: discard.
+	Logger *slog.Logger
+	// Log is the old name of Logger, used when Logger is nil.
+	//
+	// Deprecated: use Logger.
+	Log *slog.Logger
+	// Shard, when set, runs only that shard's boots of the schedule
+	// (ShardPlans); the results record the whole schedule and the shard.
+	Shard Shard
+	// ExpectID, when set, is the ExperimentID the run must be: Run checks
+	// it, from the kernels' content hashes, before the first boot and
+	// fails with *ExperimentMismatchError.
+	ExpectID string
 }
 
 func (e *Experiment) drivers() []Driver {
@@ -170,22 +212,25 @@ func (e *Experiment) Schedule() ([]BootPlan, error) {
 
 func (e *Experiment) bootSteps(rng *rand.Rand, m Mode) []Step {
 	drv := e.drivers()
-	runs := e.Preset.Runs
+	runs, warmup := e.Preset.Runs, e.Preset.Warmup
 	if m == ModeICount && e.Preset.ICountRuns > 0 {
 		runs = e.Preset.ICountRuns
+	}
+	if m == ModeICount && e.Preset.ICountNoWarmup {
+		warmup = 0
 	}
 	var steps []Step
 	for _, wi := range rng.Perm(len(e.Preset.Workloads)) {
 		w := e.Preset.Workloads[wi]
 		first := rng.IntN(len(drv))
-		for run := range e.Preset.Warmup + runs {
+		for run := range warmup + runs {
 			for j := range drv {
 				// Rotate the order each run: A B, B A, A B ...
 				k := (first + j) % len(drv)
 				if run%2 == 1 {
 					k = (first + len(drv) - 1 - j) % len(drv)
 				}
-				steps = append(steps, Step{Workload: w.Name(), Driver: drv[k], Run: run, Warmup: run < e.Preset.Warmup})
+				steps = append(steps, Step{Workload: w.Name(), Driver: drv[k], Run: run, Warmup: run < warmup})
 			}
 		}
 	}
@@ -221,6 +266,14 @@ func (e *Experiment) stepEstimate(s Step, m Mode) time.Duration {
 	if err != nil {
 		return 0
 	}
+	if m == ModeICount && w.ICountIOs > 0 {
+		// A plugin step: 1 s of sleep, then 3N I/Os at roughly 5000
+		// instructions plus 1 per 16 bytes each, ~100M guest
+		// instructions per wall second (measured: 2.5-4.3 s per step of
+		// the default preset).
+		insns := 3 * float64(w.ICountIOs) * (5000 + float64(w.BlockSize)/16)
+		return 2*time.Second + time.Duration(insns/100e6*float64(time.Second))
+	}
 	slow := time.Duration(1)
 	if m == ModeICount {
 		slow = 5
@@ -231,9 +284,12 @@ func (e *Experiment) stepEstimate(s Step, m Mode) time.Duration {
 // Run executes the schedule. It returns the results gathered so far even
 // when it fails (Complete false, Error set), so they can be saved.
 func (e *Experiment) Run(ctx context.Context) (*Results, error) {
-	log := e.Log
+	log := e.Logger
 	if log == nil {
-		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+		log = e.Log
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
 	}
 	plans, err := e.Schedule()
 	if err != nil {
@@ -254,6 +310,10 @@ func (e *Experiment) Run(ctx context.Context) (*Results, error) {
 			log.Warn("kernel metadata", "kernel", k.Name, "err", err)
 		}
 		res.Kernels = append(res.Kernels, km)
+	}
+	markDriverKinds(res.Kernels)
+	if plans, err = e.prepareShard(plans, res); err != nil {
+		return nil, err
 	}
 	var total, done int
 	var estTotal time.Duration
@@ -298,6 +358,9 @@ func (e *Experiment) Run(ctx context.Context) (*Results, error) {
 			report(p.Index+1, msg)
 		})
 		if rec != nil {
+			if rec.Plugin && res.GuestCPU == "" {
+				res.GuestCPU = rec.CPU
+			}
 			res.Boots = append(res.Boots, *rec)
 			for i := range res.Kernels {
 				if res.Kernels[i].Name == p.Kernel && rec.GuestRelease != "" {
@@ -322,7 +385,8 @@ func (e *Experiment) runBoot(ctx context.Context, log *slog.Logger, p BootPlan, 
 		return nil, err
 	}
 	rec = &BootRecord{Index: p.Index, Kernel: p.Kernel, Mode: p.Mode, Accel: b.Accel, QEMUArgv: b.QEMUArgv, Started: t0.UTC(),
-		BootSeconds: b.BootTime.Seconds(), GuestUptimeSeconds: b.GuestUptime.Seconds()}
+		BootSeconds: b.BootTime.Seconds(), GuestUptimeSeconds: b.GuestUptime.Seconds(), CPU: b.CPU,
+		Plugin: b.Plugin != nil && p.Mode == ModeICount}
 	defer func() {
 		if b.Stop != nil {
 			// Stop even when ctx is cancelled: never leave a QEMU behind.
@@ -344,6 +408,9 @@ func (e *Experiment) runBoot(ctx context.Context, log *slog.Logger, p BootPlan, 
 		return rec, err
 	}
 	log.Info("booted", "index", p.Index, "kernel", p.Kernel, "mode", p.Mode, "boot_id", id, "release", rec.GuestRelease)
+	if k.Modular() {
+		return rec, e.runModuleSteps(ctx, log, p, k, b, rec, stepDone)
+	}
 	devs := map[Driver]Device{}
 	for _, d := range e.drivers() {
 		dev := DefaultDevice(d)
@@ -351,6 +418,12 @@ func (e *Experiment) runBoot(ctx context.Context, log *slog.Logger, p BootPlan, 
 			return rec, err
 		}
 		devs[d] = dev
+	}
+	var pb *pluginBoot
+	if rec.Plugin {
+		if pb, err = newPluginBoot(ctx, g, b.Plugin, devs); err != nil {
+			return rec, err
+		}
 	}
 	for _, s := range p.Steps {
 		w, err := e.workloadFor(s.Workload, p.Mode)
@@ -360,6 +433,22 @@ func (e *Experiment) runBoot(ctx context.Context, log *slog.Logger, p BootPlan, 
 		dev := devs[s.Driver]
 		if err := dev.Check(ctx, g); err != nil {
 			return rec, err
+		}
+		if pb != nil {
+			smp, err := pb.runStep(ctx, g, s, w, dev)
+			if err != nil {
+				return rec, err
+			}
+			rec.Samples = append(rec.Samples, smp)
+			rec.PluginFailures = pb.failures
+			msg := fmt.Sprintf("%s %s %s run %d: %.1f instructions per I/O (path), %.1f (driver)", p.Kernel, s.Driver, s.Workload, s.Run, smp.Plugin.Groups.Path, smp.Plugin.Groups.Driver)
+			if smp.Plugin.Failed != "" {
+				msg = fmt.Sprintf("%s %s %s run %d: failed sample: %s", p.Kernel, s.Driver, s.Workload, s.Run, smp.Plugin.Failed)
+				log.Warn("plugin sample failed", "boot", p.Index, "workload", s.Workload, "driver", s.Driver, "reason", smp.Plugin.Failed)
+			}
+			log.Info("run", "boot", p.Index, "workload", s.Workload, "driver", s.Driver, "run", s.Run, "path", smp.Plugin.Groups.Path, "driver_insns", smp.Plugin.Groups.Driver)
+			stepDone(s, msg)
+			continue
 		}
 		ts := time.Now()
 		r, err := g.Exec(ctx, append([]string{"fio"}, w.FioArgs(dev.Path())...)...)
@@ -374,7 +463,8 @@ func (e *Experiment) runBoot(ctx context.Context, log *slog.Logger, p BootPlan, 
 			BWBytes: fr.BWBytes, TotalIOs: fr.TotalIOs, RuntimeMS: fr.RuntimeMS, LatencyNS: fr.LatencyNS,
 			WallSeconds: time.Since(ts).Seconds()}
 		if p.Mode == ModeICount {
-			smp.InstrPerIO = float64(cpus) * 1e9 / fr.IOPS
+			// One icount counter over all vCPUs: not multiplied by them.
+			smp.InstrPerIO = 1e9 / fr.IOPS
 		}
 		rec.Samples = append(rec.Samples, smp)
 		log.Info("run", "boot", p.Index, "workload", s.Workload, "driver", s.Driver, "run", s.Run, "warmup", s.Warmup, "iops", fr.IOPS)

@@ -1,4 +1,4 @@
-package bench
+package bench_test
 
 import (
 	"bytes"
@@ -11,13 +11,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rflkit/rflkit/bench"
+	"github.com/rflkit/rflkit/bench/report"
 	"github.com/rflkit/rflkit/internal/testenv"
 	"github.com/rflkit/rflkit/internal/testkernel"
 )
 
 // integrationBoot boots real guests for the integration tests, with each
 // console kept in a file that is logged when the test fails.
-func integrationBoot(t *testing.T) BootFunc {
+func integrationBoot(t *testing.T) bench.BootFunc {
 	t.Helper()
 	testenv.LookPath(t, "qemu-system-x86_64")
 	fio := testenv.LookPath(t, "fio")
@@ -32,7 +34,7 @@ func integrationBoot(t *testing.T) BootFunc {
 			t.Logf("guest consoles (tail):\n%s", s)
 		}
 	})
-	return QEMUBoot(QEMUOptions{Fio: fio, CacheDir: testenv.CacheDir(t), Console: &syncWriter{w: console}})
+	return bench.QEMUBoot(bench.QEMUOptions{Fio: fio, CacheDir: testenv.CacheDir(t), Console: &syncWriter{w: console}})
 }
 
 // TestIntegrationQuick runs the quick preset end to end: both real tiny
@@ -40,17 +42,12 @@ func integrationBoot(t *testing.T) BootFunc {
 // -icount, both drivers through configfs, fio, analysis and every output.
 func TestIntegrationQuick(t *testing.T) {
 	testenv.Integration(t)
-	on := testkernel.TinyRust(t, true)
-	off := testkernel.TinyRust(t, false)
-	kernels := []KernelArm{
-		{Name: "helpers-on", Helpers: true, BzImage: on.BzImage, Config: on.Config},
-		{Name: "helpers-off", Helpers: false, BzImage: off.BzImage, Config: off.Config},
-	}
+	kernels := pluginKernels(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
-	p := QuickPreset()
-	e := &Experiment{Kernels: kernels, Preset: p, Seed: 1, Boot: integrationBoot(t),
-		Progress: func(pr Progress) {
+	p := bench.QuickPreset()
+	e := &bench.Experiment{Kernels: kernels, Preset: p, Seed: 1, Boot: integrationBoot(t),
+		Progress: func(pr bench.Progress) {
 			if strings.HasPrefix(pr.Message, "booting") {
 				t.Logf("boot %d/%d: %s (%s elapsed)", pr.Boot, pr.Boots, pr.Message, pr.Elapsed.Round(time.Second))
 			}
@@ -81,69 +78,109 @@ func TestIntegrationQuick(t *testing.T) {
 		}
 		ids[b.BootID] = true
 		icount := strings.Contains(strings.Join(b.QEMUArgv, " "), "-icount shift=0,sleep=off")
-		if icount != (b.Mode == ModeICount) || b.Accel != "tcg" {
+		if icount != (b.Mode == bench.ModeICount) || b.Accel != "tcg" {
 			t.Errorf("boot %d (%s): accel %s, argv %q", b.Index, b.Mode, b.Accel, b.QEMUArgv)
 		}
-		runs := p.Runs
-		if b.Mode == ModeICount {
+		runs, warmup := p.Runs, p.Warmup
+		if b.Mode == bench.ModeICount {
 			runs = p.ICountRuns
+			if p.ICountNoWarmup {
+				warmup = 0
+			}
+			if !b.Plugin || b.CPU != bench.DefaultICountCPU || b.PluginFailures != 0 {
+				t.Errorf("boot %d: plugin %v, cpu %q, %d failed plugin samples", b.Index, b.Plugin, b.CPU, b.PluginFailures)
+			}
 		}
-		if len(b.Samples) != len(p.Workloads)*2*(runs+p.Warmup) {
+		if len(b.Samples) != len(p.Workloads)*2*(runs+warmup) {
 			t.Errorf("boot %d: %d samples", b.Index, len(b.Samples))
 		}
 	}
-	a, err := Analyze(res, AnalyzeOptions{})
+	a, err := bench.Analyze(res, bench.AnalyzeOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if a.Conclusive != MeasureInstr {
+	if a.Conclusive != bench.MeasurePathInsns {
 		t.Errorf("conclusive measure %s", a.Conclusive)
 	}
+	// Per-function counts for both drivers and both kernels, and with
+	// helpers off, rnull's rust_helper_* calls per I/O.
+	for _, b := range res.Boots {
+		for _, s := range b.Samples {
+			pl := s.Plugin
+			if pl == nil || pl.Failed != "" || len(pl.Funcs) == 0 || pl.Funcs[pl.QueueRQ].Entries != float64(pl.RequestsPerIO) {
+				t.Errorf("boot %d %s %s: plugin sample %+v", b.Index, s.Driver, s.Workload, pl)
+				continue
+			}
+			g := pl.Groups
+			t.Logf("boot %d %s %s %s: driver %.2f, helper calls %.3f, blk-mq %.2f, io_uring %.2f, kernel %.2f, user %.2f, path %.2f instructions per I/O; fio-derived %.1f",
+				b.Index, b.Kernel, s.Driver, s.Workload, g.Driver, g.HelperCalls, g.BlkMQ, g.IOUring, g.Kernel, g.User, g.Path, s.InstrPerIO)
+			if !(g.Driver > 0) || !(g.Kernel > g.Driver) || !(g.Path > g.Kernel) || math.IsNaN(g.HelperCalls) || math.IsInf(g.HelperCalls, 0) {
+				t.Errorf("boot %d %s: groups %+v", b.Index, s.Driver, g)
+			}
+		}
+	}
+	helperCalls := map[string]float64{}
 	for _, s := range a.Arms {
-		if s.Measure != MeasureInstr {
+		if s.Measure == bench.MeasureHelperCalls && s.Key.Driver == bench.RNull {
+			helperCalls[s.Key.Kernel] = s.Mean
+		}
+	}
+	t.Logf("rnull rust_helper_* calls per I/O: %v", helperCalls)
+	if v, ok := helperCalls["helpers-on"]; !ok || math.IsNaN(v) || v > 0.01 {
+		t.Errorf("rnull with helpers on: %v helper calls per I/O (measured %v), want ~0", v, ok)
+	}
+	if v, ok := helperCalls["helpers-off"]; !ok || !(v > 0) {
+		t.Errorf("rnull with helpers off: %v helper calls per I/O (measured %v), want some", v, ok)
+	}
+	for _, s := range a.Arms {
+		if !s.Measure.CountsInstructions() || s.Measure == bench.MeasureHelperCalls {
 			continue
 		}
-		// A few thousand instructions per 4k read, repeatable to far
-		// better than 0.5% within an arm.
-		if s.Median < 1000 || s.Median > 100000 || (s.Max-s.Min)/s.Median > 0.005 {
-			t.Errorf("icount arm %s: median %.1f, min %.1f, max %.1f", s.Key, s.Median, s.Min, s.Max)
+		// A few thousand instructions per 4k read (tens in the driver's
+		// own code), repeatable to far better than 0.5% within an arm.
+		lo, hi := 1000.0, 100000.0
+		if s.Measure == bench.MeasureDriverInsns {
+			lo, hi = 10, 1000
+		}
+		if s.Median < lo || s.Median > hi || (s.Max-s.Min)/s.Median > 0.005 {
+			t.Errorf("icount arm %s %s: median %.1f, min %.1f, max %.1f", s.Key, s.Measure, s.Median, s.Min, s.Max)
 		}
 	}
 	n := 0
 	for _, c := range a.Comparisons {
-		if c.Measure == MeasureInstr {
+		if c.Measure == bench.MeasurePathInsns || c.Measure == bench.MeasureDriverInsns {
 			n++
 			if c.Err != "" || math.IsNaN(c.Interval.Ratio) || c.Interval.Lo > c.Interval.Ratio || c.Interval.Hi < c.Interval.Ratio {
 				t.Errorf("comparison %s %s/%s: %+v", c.Question, c.B, c.A, c)
 			}
 		}
 	}
-	if n != 4 {
-		t.Errorf("%d icount comparisons, want 4", n)
+	if n != 8 {
+		t.Errorf("%d plugin comparisons (driver-only and path), want 8", n)
 	}
 	dir := t.TempDir()
 	if err := res.WriteFile(filepath.Join(dir, "results.json")); err != nil {
 		t.Fatal(err)
 	}
-	back, err := ReadResults(filepath.Join(dir, "results.json"))
+	back, err := bench.ReadResults(filepath.Join(dir, "results.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	a2, err := Analyze(back, AnalyzeOptions{})
+	a2, err := bench.Analyze(back, bench.AnalyzeOptions{})
 	if err != nil || len(a2.Comparisons) != len(a.Comparisons) || a2.Comparisons[0].Interval != a.Comparisons[0].Interval {
 		t.Errorf("re-analysis differs: %v", err)
 	}
 	var tbl, md, bf bytes.Buffer
-	if err := WriteTable(&tbl, a); err != nil {
+	if err := report.WriteTable(&tbl, a); err != nil {
 		t.Fatal(err)
 	}
-	if err := WriteMarkdown(&md, res, a, ReportOptions{}); err != nil {
+	if err := report.WriteMarkdown(&md, res, a, report.MarkdownOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if err := WriteBenchfmt(&bf, res); err != nil {
+	if err := report.WriteBenchfmt(&bf, res); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := Plot(a); err != nil {
+	if _, _, err := report.Plot(a); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("\n%s", tbl.String())
@@ -160,18 +197,18 @@ func TestIntegrationDevices(t *testing.T) {
 	k := testkernel.TinyRust(t, true)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	b, err := integrationBoot(t)(ctx, BootRequest{Kernel: KernelArm{Name: "helpers-on", Helpers: true, BzImage: k.BzImage}, Mode: ModeWall})
+	b, err := integrationBoot(t)(ctx, bench.BootRequest{Kernel: bench.KernelArm{Name: "helpers-on", Helpers: true, BzImage: k.BzImage}, Mode: bench.ModeWall})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer b.Stop(context.WithoutCancel(ctx))
 	g := b.Guest
-	for _, d := range Drivers() {
-		dev := DefaultDevice(d)
+	for _, d := range bench.Drivers() {
+		dev := bench.DefaultDevice(d)
 		if err := dev.Setup(ctx, g); err != nil {
 			t.Fatalf("%s: %v", d, err)
 		}
-		var de *DeviceError
+		var de *bench.DeviceError
 		if err := dev.Setup(ctx, g); !errors.As(err, &de) {
 			t.Errorf("%s: second setup: %v, want a *DeviceError", d, err)
 		}
@@ -190,28 +227,28 @@ func TestIntegrationDevices(t *testing.T) {
 		t.Errorf("null_blk attributes: %s", got)
 	}
 	// A real fio failure is an error, not zero IOPS.
-	w := QuickPreset().Workloads[0]
+	w := bench.QuickPreset().Workloads[0]
 	w.Runtime, w.Ramp = time.Second, 0
 	r, err = g.Exec(ctx, append([]string{"fio"}, w.FioArgs("/dev/nonexistent")...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = checkFioRun(w.Name(), r.ExitCode, r.Stdout, r.Stderr)
-	var fe *FioError
+	_, err = bench.CheckFioRun(w.Name(), r.ExitCode, r.Stdout, r.Stderr)
+	var fe *bench.FioError
 	if !errors.As(err, &fe) || fe.ExitCode == 0 {
-		t.Errorf("fio on a missing device: %v (stdout %q)", err, tail(r.Stdout, 200))
+		t.Errorf("fio on a missing device: %v (stdout %q)", err, bench.Tail(r.Stdout, 200))
 	}
 	// And a good run parses.
 	r, err = g.Exec(ctx, append([]string{"fio"}, w.FioArgs("/dev/rn0")...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	fr, err := checkFioRun(w.Name(), r.ExitCode, r.Stdout, r.Stderr)
+	fr, err := bench.CheckFioRun(w.Name(), r.ExitCode, r.Stdout, r.Stderr)
 	if err != nil || fr.IOPS <= 0 || !fr.Read {
 		t.Errorf("fio on rn0: %+v, %v", fr, err)
 	}
-	for _, d := range Drivers() {
-		dev := DefaultDevice(d)
+	for _, d := range bench.Drivers() {
+		dev := bench.DefaultDevice(d)
 		if err := dev.Teardown(ctx, g); err != nil {
 			t.Errorf("%s teardown: %v", d, err)
 		}

@@ -9,17 +9,19 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"runtime"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/rflkit/rflkit/internal/osutil"
 )
 
 // DescribeKernel fills a KernelMeta from a kernel arm: the bzImage's and
 // .config's SHA-256 and RUST_INLINE_HELPERS as the .config has it.
 func DescribeKernel(k KernelArm) (KernelMeta, error) {
 	m := KernelMeta{Name: k.Name, InlineHelpers: k.Helpers, BzImage: k.BzImage, ConfigHelpers: "unknown"}
+	describeModules(k, &m)
 	sum, err := fileSHA256(k.BzImage)
 	if err != nil {
 		return m, err
@@ -87,17 +89,12 @@ func DescribeHost(ctx context.Context) HostInfo {
 	return h
 }
 
+// firstLine is the first line of what a command prints ("" when it fails).
 func firstLine(ctx context.Context, name string, args ...string) string {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	cmd.WaitDelay = time.Second
-	out, err := cmd.Output()
+	res, err := osutil.Run(ctx, osutil.Options{Timeout: 10 * time.Second, MaxOutput: 64 << 10}, append([]string{name}, args...)...)
 	if err != nil {
 		return ""
 	}
-	l, _, _ := strings.Cut(string(out), "\n")
-	return strings.TrimSpace(l)
+	l, _, _ := strings.Cut(string(res.Stdout), "\n")
+	return osutil.Excerpt(strings.TrimSpace(l), 200)
 }

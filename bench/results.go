@@ -3,9 +3,10 @@ package bench
 import (
 	"encoding/json"
 	"fmt"
-	"github.com/rflkit/rflkit/internal/atomicfile"
 	"os"
 	"time"
+
+	"github.com/rflkit/rflkit/internal/atomicfile"
 )
 
 // ResultsFormat is the version of the results.json layout.
@@ -13,83 +14,203 @@ const ResultsFormat = 1
 
 // Results is everything an experiment measured and the context needed to
 // re-analyse it without re-running: raw samples, boot ids, kernels,
-// toolchain, host, accelerator, QEMU argv and the seed.
+// toolchain, host, accelerator, QEMU argv and the seed. It is the content
+// of results.json; doc/metadata.md lists its fields.
 type Results struct {
-	Format   int       `json:"format"`
-	Preset   Preset    `json:"preset"`
-	Seed     uint64    `json:"seed"`
+	// Format is the layout version, ResultsFormat; ReadResults refuses
+	// any other.
+	Format int `json:"format"`
+	// Preset is the preset that ran, in full (workloads, boots, runs),
+	// so that a re-analysis needs nothing else.
+	Preset Preset `json:"preset"`
+	// Seed seeded the boot schedule (and, by default, the bootstrap of
+	// the analysis).
+	Seed uint64 `json:"seed"`
+	// Started and Finished are when the experiment began and ended (UTC,
+	// RFC 3339 in JSON).
 	Started  time.Time `json:"started"`
 	Finished time.Time `json:"finished"`
 	// Complete is false when the experiment stopped early; Error says why.
 	Complete bool   `json:"complete"`
 	Error    string `json:"error,omitempty"`
 
-	Host      HostInfo          `json:"host"`
+	// Host is the machine that ran QEMU.
+	Host HostInfo `json:"host"`
+	// Toolchain describes the compilers the kernels were built with:
+	// "fingerprint" (toolchain.Report.Fingerprint), "make_args" (the make
+	// variables, space-separated) and, per tool ("rustc", "bindgen",
+	// ...), its path and version. It is filled by the caller (the
+	// experiment does not build kernels); omitted when empty.
 	Toolchain map[string]string `json:"toolchain,omitempty"`
-	Kernels   []KernelMeta      `json:"kernels"`
-	GuestCPUs int               `json:"guest_cpus"`
-	Schedule  []BootPlan        `json:"schedule"`
-	Boots     []BootRecord      `json:"boots"`
+	// Kernels are the kernel arms, in the experiment's order.
+	Kernels []KernelMeta `json:"kernels"`
+	// GuestCPUs is the guests' vCPU count (recorded; instructions per
+	// I/O are not multiplied by it: QEMU's icount counts all vCPUs).
+	GuestCPUs int `json:"guest_cpus"`
+	// GuestCPU is QEMU's -cpu model of the -icount boots (pinned: it
+	// decides which code alternatives the kernel patches in); "" when
+	// not pinned.
+	GuestCPU string `json:"guest_cpu,omitempty"`
+	// Schedule is every planned boot in running order, including those
+	// that did not run when the experiment stopped early.
+	Schedule []BootPlan `json:"schedule"`
+	// Boots are the boots that ran, in order, with their samples.
+	Boots []BootRecord `json:"boots"`
+	// Experiment identifies the experiment (ExperimentID: preset, seed,
+	// guest vCPUs, drivers, kernels' content hashes); shards of one
+	// experiment and their merge share it. Omitted when empty (older
+	// files).
+	Experiment string `json:"experiment,omitempty"`
+	// Shard is set on a shard's partial results: which shard, and the
+	// boots it was to run. Omitted for a whole run and a merge.
+	Shard *ShardInfo `json:"shard,omitempty"`
+	// Parts lists the partial results a merge (Merge) joined, one per
+	// part; omitted otherwise.
+	Parts []PartInfo `json:"parts,omitempty"`
 }
 
-// HostInfo describes the machine that ran QEMU.
+// HostInfo describes the machine that ran QEMU. Fields that could not be
+// found are empty.
 type HostInfo struct {
-	Hostname      string `json:"hostname"`
-	OS            string `json:"os"`
-	Arch          string `json:"arch"`
-	CPUs          int    `json:"cpus"`
-	CPUModel      string `json:"cpu_model,omitempty"`
+	// Hostname is os.Hostname.
+	Hostname string `json:"hostname"`
+	// OS and Arch are runtime.GOOS and runtime.GOARCH ("linux", "amd64").
+	OS   string `json:"os"`
+	Arch string `json:"arch"`
+	// CPUs is the number of logical CPUs usable by the process.
+	CPUs int `json:"cpus"`
+	// CPUModel is /proc/cpuinfo's first "model name".
+	CPUModel string `json:"cpu_model,omitempty"`
+	// KernelRelease is the host kernel's release (uname -r).
 	KernelRelease string `json:"kernel_release,omitempty"`
-	QEMUVersion   string `json:"qemu_version,omitempty"`
-	FioVersion    string `json:"fio_version,omitempty"`
+	// QEMUVersion and FioVersion are the first lines of
+	// `qemu-system-x86_64 --version` and of the host's `fio --version`.
+	QEMUVersion string `json:"qemu_version,omitempty"`
+	FioVersion  string `json:"fio_version,omitempty"`
 }
 
 // KernelMeta identifies one kernel arm.
 type KernelMeta struct {
-	Name          string `json:"name"` // "helpers-on" / "helpers-off"
-	InlineHelpers bool   `json:"inline_helpers"`
-	BzImage       string `json:"bzimage"`
+	// Name is the arm's name, KernelArm.Name ("helpers-on",
+	// "helpers-off"); BootRecord.Kernel refers to it.
+	Name string `json:"name"`
+	// InlineHelpers is what the arm claims: built with
+	// CONFIG_RUST_INLINE_HELPERS=y.
+	InlineHelpers bool `json:"inline_helpers"`
+	// BzImage is the host path of the kernel image that was booted.
+	BzImage string `json:"bzimage"`
+	// BzImageSHA256 and ConfigSHA256 are the hex SHA-256 of the image and
+	// of its .config (empty when unknown).
 	BzImageSHA256 string `json:"bzimage_sha256,omitempty"`
 	ConfigSHA256  string `json:"config_sha256,omitempty"`
 	// ConfigHelpers is RUST_INLINE_HELPERS as found in the .config ("y",
-	// or "" when unset), recorded to prove the arms differ as claimed.
+	// "" when unset, "unknown" when no .config was given), recorded to
+	// prove the arms differ as claimed.
 	ConfigHelpers string `json:"config_rust_inline_helpers"`
-	Release       string `json:"release,omitempty"` // from the guest
-	CacheHit      bool   `json:"cache_hit,omitempty"`
+	// Release is the kernel release the guest reported
+	// (/proc/sys/kernel/osrelease).
+	Release string `json:"release,omitempty"`
+	// CacheHit is set when the kernel came from the kbuild cache without
+	// running make (filled by the caller).
+	CacheHit bool `json:"cache_hit,omitempty"`
+	// DriverKind is how the arm has its null-block drivers: "built-in"
+	// (DriverBuiltIn) or "module" (DriverModule: loaded and unloaded for
+	// every sample, Sample.Module). Omitted in experiments without module
+	// arms (every arm built in).
+	DriverKind string `json:"driver_kind,omitempty"`
+	// Modules are a module arm's modules (KernelArm.Modules); omitted for
+	// built-in arms.
+	Modules []ModuleMeta `json:"modules,omitempty"`
+	// InlineCheck is kbuild.InlineCheck's count of the rust_helper_*
+	// symbols each module of the arm leaves undefined (with helpers on,
+	// none should be); omitted when the caller gave none.
+	InlineCheck *InlineCheckMeta `json:"inline_check,omitempty"`
 }
 
 // BootRecord is one boot and its samples.
 type BootRecord struct {
-	Index        int       `json:"index"`
-	Kernel       string    `json:"kernel"`
-	Mode         Mode      `json:"mode"`
-	BootID       string    `json:"boot_id"` // /proc/sys/kernel/random/boot_id
-	GuestRelease string    `json:"guest_release"`
-	Accel        string    `json:"accel"`
-	QEMUArgv     []string  `json:"qemu_argv"`
-	Started      time.Time `json:"started"`
-	WallSeconds  float64   `json:"wall_seconds"`
-	// BootSeconds is QEMU start to guest ready (wall), and
-	// GuestUptimeSeconds the guest's uptime then.
-	BootSeconds        float64  `json:"boot_seconds"`
-	GuestUptimeSeconds float64  `json:"guest_uptime_seconds"`
-	Samples            []Sample `json:"samples"`
+	// Index is the boot's position in Results.Schedule (0-based).
+	Index int `json:"index"`
+	// Kernel is the KernelMeta.Name of the kernel booted.
+	Kernel string `json:"kernel"`
+	// Mode is how the boot measured: "wall" or "icount".
+	Mode Mode `json:"mode"`
+	// BootID is the guest's /proc/sys/kernel/random/boot_id, a UUID
+	// unique to the boot.
+	BootID string `json:"boot_id"`
+	// GuestRelease is the guest's /proc/sys/kernel/osrelease.
+	GuestRelease string `json:"guest_release"`
+	// Accel is the accelerator QEMU used ("tcg", "kvm").
+	Accel string `json:"accel"`
+	// QEMUArgv is QEMU's full command line for this boot.
+	QEMUArgv []string `json:"qemu_argv"`
+	// CPU is QEMU's -cpu model of the boot ("" = QEMU's default).
+	CPU string `json:"cpu,omitempty"`
+	// Plugin is set when the boot counted instructions with the TCG
+	// plugin (its samples carry Sample.Plugin).
+	Plugin bool `json:"plugin,omitempty"`
+	// PluginFailures is the number of the boot's plugin samples that
+	// failed their I/O check (Sample.Plugin.Failed).
+	PluginFailures int `json:"plugin_failures,omitempty"`
+	// ModuleFailures is the number of the boot's module samples that
+	// failed (Sample.Module.Failed: load, device, unload).
+	ModuleFailures int `json:"module_failures,omitempty"`
+	// Started is when the boot was requested (UTC).
+	Started time.Time `json:"started"`
+	// WallSeconds is the boot's wall time in seconds, from the request to
+	// the VM stopped, runs included.
+	WallSeconds float64 `json:"wall_seconds"`
+	// BootSeconds is QEMU start to guest ready (wall seconds), and
+	// GuestUptimeSeconds the guest's uptime then (guest seconds).
+	BootSeconds        float64 `json:"boot_seconds"`
+	GuestUptimeSeconds float64 `json:"guest_uptime_seconds"`
+	// Samples are the boot's fio runs in the order they ran, warm-up runs
+	// included.
+	Samples []Sample `json:"samples"`
 }
 
 // Sample is one fio run.
 type Sample struct {
-	Workload  string           `json:"workload"`
-	Driver    Driver           `json:"driver"`
-	Run       int              `json:"run"`
-	Warmup    bool             `json:"warmup"`
-	IOPS      float64          `json:"iops"`
-	BWBytes   float64          `json:"bw_bytes"`
-	TotalIOs  int64            `json:"total_ios"`
-	RuntimeMS int64            `json:"runtime_ms"`
+	// Workload is the Workload.Name of the job ("randread-4k-qd32-nj1").
+	Workload string `json:"workload"`
+	// Driver is the driver under test: "null_blk" or "rnull".
+	Driver Driver `json:"driver"`
+	// Run is the run's number for this workload and driver within the
+	// boot (0-based, warm-up runs first).
+	Run int `json:"run"`
+	// Warmup marks a warm-up run, kept but left out of the analysis.
+	Warmup bool `json:"warmup"`
+	// IOPS is fio's I/O operations per second, read and write summed.
+	// Under -icount the second is a guest second (1e9 instructions).
+	IOPS float64 `json:"iops"`
+	// BWBytes is fio's bandwidth in bytes per second.
+	BWBytes float64 `json:"bw_bytes"`
+	// TotalIOs is the number of I/Os fio completed (ramp excluded).
+	TotalIOs int64 `json:"total_ios"`
+	// RuntimeMS is fio's measured runtime in milliseconds (guest
+	// milliseconds under -icount).
+	RuntimeMS int64 `json:"runtime_ms"`
+	// LatencyNS maps completion-latency percentiles ("50.000000",
+	// "99.000000", ...) to nanoseconds; omitted when fio did not time
+	// I/Os (gtod_reduce=1, the published setting).
 	LatencyNS map[string]int64 `json:"latency_ns,omitempty"`
-	// InstrPerIO is guest instructions per I/O, guest CPUs x 1e9 / IOPS,
-	// set for -icount boots only (1 guest ns = 1 instruction there).
-	InstrPerIO  float64 `json:"instr_per_io,omitempty"`
+	// InstrPerIO is guest instructions per I/O derived from fio: 1e9 /
+	// IOPS, set for -icount boots only (1 guest ns = 1 instruction there;
+	// QEMU's icount is one counter over all vCPUs, so it is not
+	// multiplied by them). fio rounds its runtime up to whole
+	// milliseconds, so this is a secondary figure; the plugin's counts
+	// (Plugin) are the measurement. In plugin steps it comes from the 2N
+	// run (IOPS, TotalIOs and RuntimeMS too).
+	InstrPerIO float64 `json:"instr_per_io,omitempty"`
+	// Plugin is the instruction-counting plugin's measurement of the
+	// step (-icount boots with the plugin); nil otherwise.
+	Plugin *PluginSample `json:"plugin,omitempty"`
+	// Module is the sample's module life cycle in a module arm (load
+	// and unload durations, the module's .text address, the failure if
+	// any); nil for built-in arms.
+	Module *ModuleSample `json:"module,omitempty"`
+	// WallSeconds is the host wall time of the fio command in seconds,
+	// from its start to its output back on the host.
 	WallSeconds float64 `json:"wall_seconds"`
 }
 

@@ -18,13 +18,31 @@ const (
 
 // Workload is one fio job, as typed values. Its zero value is not runnable;
 // start from PublishedWorkload or a preset and change what you need.
+//
+// Workloads are written into results.json (Results.Preset) without JSON
+// tags: the keys are the field names, and durations are integer
+// nanoseconds.
 type Workload struct {
-	Pattern   Pattern
-	BlockSize int           // bytes (fio bs=)
-	IODepth   int           // fio iodepth=
-	NumJobs   int           // fio numjobs=; 0 means 1
-	Runtime   time.Duration // fio runtime= (time_based); at least 1 ms
-	Ramp      time.Duration // fio ramp_time=; 0 means none
+	// Pattern is fio's rw=: "randread" or "randwrite".
+	Pattern Pattern
+	// BlockSize is fio's bs= in bytes.
+	BlockSize int
+	// IODepth is fio's iodepth=, I/Os in flight per job.
+	IODepth int
+	// NumJobs is fio's numjobs=, parallel jobs; 0 means 1.
+	NumJobs int
+	// Runtime is fio's runtime= (time_based), at least 1 ms; nanoseconds
+	// in JSON.
+	Runtime time.Duration
+	// Ramp is fio's ramp_time=, run before measuring; 0 means none;
+	// nanoseconds in JSON.
+	Ramp time.Duration
+
+	// ICountIOs is N for the instruction-counting plugin: the I/Os per
+	// job of the smaller of a step's two fio runs (the larger has 2N,
+	// and the windows' difference is the cost of N·numjobs I/Os); 0 =
+	// DefaultICountIOs.
+	ICountIOs int
 
 	// GTODReduce sets gtod_reduce=1 as the published set does: fio stops
 	// timing each I/O, so latency percentiles are not reported.
@@ -132,9 +150,13 @@ func sizeString(b int) string {
 }
 
 // Preset is a named set of workloads plus how many boots and runs measure
-// them.
+// them. Like Workload it is written into results.json without JSON tags
+// (field names as keys, durations in integer nanoseconds).
 type Preset struct {
-	Name      string
+	// Name is the preset's name ("quick", "default", "published", or a
+	// caller's own).
+	Name string
+	// Workloads are the fio jobs, each run against every driver.
 	Workloads []Workload
 
 	// WallBoots and ICountBoots are the boots per kernel under plain TCG
@@ -145,9 +167,14 @@ type Preset struct {
 	// Runs in -icount boots when set: runs there repeat to ~0.001%, so
 	// boots, not runs, are worth the time.
 	Runs, Warmup, ICountRuns int
+	// ICountNoWarmup runs no warm-up in -icount boots: the plugin's
+	// differencing of an N and a 2N run cancels start-up costs, and
+	// the boot settles once before its first step.
+	ICountNoWarmup bool
 	// ICountRuntime and ICountRamp replace the workloads' runtime and
 	// ramp under -icount, where one guest second costs ~10 s of wall
-	// time and the run-to-run spread is below 0.1%.
+	// time and the run-to-run spread is below 0.1%; 0 keeps the
+	// workloads' own (nanoseconds in JSON).
 	ICountRuntime, ICountRamp time.Duration
 }
 
@@ -193,34 +220,41 @@ func PublishedPreset() Preset {
 		ICountRuntime: 3 * time.Second, ICountRamp: time.Second}
 }
 
-// DefaultPreset is a handful of workloads that finish in about ten minutes
-// here: 4k random reads and writes at depth 32, 4k random reads at depth 1;
-// 2.5 s runs in two wall-clock boots per kernel, 0.7 s (guest time) runs
-// in five -icount boots per kernel: five boots per arm is the fewest for
-// which the U test on boot means can reach p < 0.05 (2/C(10,5) = 0.008),
-// three could not (p >= 0.1 whatever the data).
+// DefaultPreset is the main job: eight workloads whose instruction
+// counts differ (random reads and writes of 4k, 16k, 64k and 1m at depth
+// 1: with irqmode 0 both drivers complete each request inline, depth
+// never builds, and depth 32 costs what depth 1 does), counted with the
+// instruction-counting plugin in five -icount boots per kernel (five
+// boots per arm is the fewest for which the U test on boot means can
+// reach p < 0.05). No wall-clock boots: under TCG their IOPS swing by
+// tens of percent and say nothing about a 2% question; set WallBoots
+// (nullblk-bench -wall-boots) under KVM or on bare metal. N per
+// workload (ICountIOs) keeps the job within 15 minutes here.
 func DefaultPreset() Preset {
-	short := func(p Pattern, bs, qd int) Workload {
+	short := func(p Pattern, bs, qd, n int) Workload {
 		w := PublishedWorkload(p, bs, qd, 1)
 		w.Runtime, w.Ramp = 2*time.Second, 500*time.Millisecond
+		w.ICountIOs = n
 		return w
 	}
-	return Preset{Name: "default",
-		Workloads: []Workload{
-			short(RandRead, 4<<10, 32),
-			short(RandWrite, 4<<10, 32),
-			short(RandRead, 4<<10, 1),
-		},
-		WallBoots: 2, ICountBoots: 5, Runs: 2, Warmup: 1, ICountRuns: 1,
+	var wls []Workload
+	for _, p := range []Pattern{RandRead, RandWrite} {
+		for _, bs := range []struct{ bs, n int }{{4 << 10, 20000}, {16 << 10, 20000}, {64 << 10, 10000}, {1 << 20, 2000}} {
+			wls = append(wls, short(p, bs.bs, 1, bs.n))
+		}
+	}
+	return Preset{Name: "default", Workloads: wls,
+		WallBoots: 0, ICountBoots: 5, Runs: 2, Warmup: 1, ICountRuns: 1, ICountNoWarmup: true,
 		ICountRuntime: 500 * time.Millisecond, ICountRamp: 200 * time.Millisecond}
 }
 
-// QuickPreset is the CI preset: one real workload (4k random reads, depth
-// 32), short runs, two boots per kernel and measure.
+// QuickPreset is the CI preset: the plugin path with one workload (4k
+// random reads), two -icount boots per kernel, no wall-clock boots.
 func QuickPreset() Preset {
-	w := PublishedWorkload(RandRead, 4<<10, 32, 1)
+	w := PublishedWorkload(RandRead, 4<<10, 1, 1)
 	w.Runtime, w.Ramp = 2*time.Second, 500*time.Millisecond
+	w.ICountIOs = 10000
 	return Preset{Name: "quick", Workloads: []Workload{w},
-		WallBoots: 2, ICountBoots: 2, Runs: 2, Warmup: 1, ICountRuns: 1,
+		WallBoots: 0, ICountBoots: 2, Runs: 2, Warmup: 1, ICountRuns: 1, ICountNoWarmup: true,
 		ICountRuntime: 300 * time.Millisecond, ICountRamp: 100 * time.Millisecond}
 }

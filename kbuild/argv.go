@@ -3,6 +3,7 @@ package kbuild
 import (
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -10,6 +11,9 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/rflkit/rflkit/internal/karch"
+	"github.com/rflkit/rflkit/internal/osutil"
 )
 
 // Builder configures and builds one kernel tree. Its zero value (with Src
@@ -53,16 +57,24 @@ type Builder struct {
 	// means DefaultCacheLimit; negative means no limit.
 	CacheLimit int64
 	// Fingerprint is an optional toolchain fingerprint
-	// (toolchain.Report.Fingerprint) mixed into the cache key, on top of the
-	// versions of the tools the make variables name, which kbuild always
-	// records itself.
+	// (toolchain.Report.Fingerprint), recorded in metadata.json. It is not
+	// part of the cache key: kbuild keys on the versions of the tools the
+	// make variables name, which it probes itself, so callers that hand it
+	// the same tools share cache entries (see UseToolchain).
 	Fingerprint string
 	// NoExplain skips kconfig's explanation of rejected options in a
 	// *ConfigError (it evaluates the whole Kconfig tree, a few seconds).
 	NoExplain bool
-	// Log receives make's output as it runs. Nil discards it (a cached
-	// build also keeps it in its build.log).
+	// MakeOutput receives make's output as it runs. Nil discards it (a
+	// cached build also keeps it in its build.log).
+	MakeOutput io.Writer
+	// Log is the old name of MakeOutput, used when MakeOutput is nil.
+	//
+	// Deprecated: use MakeOutput.
 	Log io.Writer
+	// Logger receives the build's lifecycle (source, configuration, cache
+	// hit or miss, seeding, done) at Info level; nil discards it.
+	Logger *slog.Logger
 	// Progress, when set, is called with progress events. It is called
 	// from the goroutine running Build and must not block for long.
 	Progress func(Event)
@@ -82,7 +94,7 @@ type Invocation struct {
 
 // String returns a shell command line reproducing the invocation (only the
 // make command; the environment is the caller's).
-func (inv Invocation) String() string { return shellJoin(inv.Argv) }
+func (inv Invocation) String() string { return osutil.ShellJoin(inv.Argv) }
 
 // UsageError reports a Builder or spec that cannot work, before anything
 // runs: conflicting variables, a bad ARCH or LLVM value, a missing source.
@@ -116,21 +128,7 @@ func (b *Builder) arch() string {
 	if a := b.ExtraVars["ARCH"]; a != "" {
 		return a
 	}
-	return hostArch(runtime.GOARCH)
-}
-
-func hostArch(goarch string) string {
-	switch goarch {
-	case "amd64":
-		return "x86_64"
-	case "386":
-		return "i386"
-	case "arm":
-		return "arm"
-	case "ppc64", "ppc64le":
-		return "powerpc"
-	}
-	return goarch // arm64, riscv64 -> riscv handled by make, s390x, loong64...
+	return karch.Host()
 }
 
 func (b *Builder) jobs() int {
@@ -316,22 +314,4 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(ks)
 	return ks
-}
-
-// shellQuote quotes s for a POSIX shell when needed.
-func shellQuote(s string) string {
-	if s != "" && strings.IndexFunc(s, func(r rune) bool {
-		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./=:,+@%", r))
-	}) < 0 {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}
-
-func shellJoin(argv []string) string {
-	q := make([]string, len(argv))
-	for i, a := range argv {
-		q[i] = shellQuote(a)
-	}
-	return strings.Join(q, " ")
 }

@@ -5,6 +5,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/rflkit/rflkit/internal/osutil"
 )
 
 func TestCommand(t *testing.T) {
@@ -92,7 +94,7 @@ func TestCommandConflicts(t *testing.T) {
 }
 
 func TestShellQuote(t *testing.T) {
-	got := shellJoin([]string{"make", "KCFLAGS=-O2 -g", "it's", "", "O=/a/b"})
+	got := osutil.ShellJoin([]string{"make", "KCFLAGS=-O2 -g", "it's", "", "O=/a/b"})
 	want := `make 'KCFLAGS=-O2 -g' 'it'\''s' '' O=/a/b`
 	if got != want {
 		t.Errorf("got %s, want %s", got, want)

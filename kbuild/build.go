@@ -11,6 +11,9 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/rflkit/rflkit/internal/karch"
+	"github.com/rflkit/rflkit/internal/osutil"
 )
 
 // BuildSpec is what to build: a configuration and make targets.
@@ -24,9 +27,10 @@ type BuildSpec struct {
 
 // Result is a finished build.
 type Result struct {
-	// Artifacts maps names to absolute paths: "kernel" (bzImage, Image...),
-	// "vmlinux", "System.map", "config", "metadata.json", "build.log" and
-	// "modules/<path>.ko" for each module, for those that exist.
+	// Artifacts maps names (the Artifact* constants) to absolute paths:
+	// "kernel" (bzImage, Image...), "vmlinux", "System.map", "config",
+	// "metadata.json", "build.log" and "modules/<path>.ko" for each module,
+	// for those that exist.
 	Artifacts map[string]string
 	// CacheHit is set when the build came from the cache and make did not
 	// run.
@@ -45,23 +49,50 @@ type Result struct {
 	Duration, BuildTime time.Duration
 }
 
-// Metadata is the content of metadata.json, written beside each build.
+// Metadata is the content of metadata.json, written beside each build
+// (doc/metadata.md lists it field by field).
 type Metadata struct {
-	Source       string             `json:"source"`
-	SourceID     string             `json:"source_id"`
-	Arch         string             `json:"arch"`
-	MakeArgv     []string           `json:"make_argv"`
-	MakeVars     map[string]string  `json:"make_vars"`
-	Targets      []string           `json:"targets"`
-	Tools        map[string]string  `json:"tools"`
-	Toolchain    string             `json:"toolchain_fingerprint"`
-	ConfigSHA256 string             `json:"config_sha256"`
-	CacheKey     string             `json:"cache_key,omitempty"`
-	SeededFrom   string             `json:"seeded_from,omitempty"`
-	Started      time.Time          `json:"started"`
-	Durations    map[string]float64 `json:"durations_s"`
-	QuietLines   int                `json:"quiet_lines"`
-	Reproduce    string             `json:"reproduce"`
+	// Source is the kernel source as given (Builder.Src): a tarball or a tree.
+	Source string `json:"source"`
+	// SourceID identifies the tree's content: "tarball:<sha256>",
+	// "git:<HEAD>[+dirty:<hash>]" or "files:<hash of paths, sizes, mtimes>".
+	SourceID string `json:"source_id"`
+	// Arch is the kernel ARCH (x86_64, arm64).
+	Arch string `json:"arch"`
+	// MakeArgv is the make command line that built the kernel.
+	MakeArgv []string `json:"make_argv"`
+	// MakeVars are the validated make variables, ARCH and LLVM included.
+	MakeVars map[string]string `json:"make_vars"`
+	// Targets are the make targets as requested (null: make's default).
+	Targets []string `json:"targets"`
+	// Tools maps each role (MAKE, CC, LD, RUSTC, HOSTRUSTC, RUSTDOC,
+	// BINDGEN) to "<path>: <first line of --version>", or "missing".
+	Tools map[string]string `json:"tools"`
+	// Toolchain is a hex hash of Tools: the tools' identities, part of the
+	// cache key.
+	Toolchain string `json:"toolchain_fingerprint"`
+	// CallerToolchain is the caller's toolchain fingerprint
+	// (Builder.Fingerprint, toolchain.Report.Fingerprint), recorded but not
+	// part of the cache key; omitted when none was given.
+	CallerToolchain string `json:"caller_toolchain_fingerprint,omitempty"`
+	// ConfigSHA256 is the hex SHA-256 of the final .config.
+	ConfigSHA256 string `json:"config_sha256"`
+	// CacheKey is the cache entry's key (its directory name); omitted for
+	// builds in OutDir.
+	CacheKey string `json:"cache_key,omitempty"`
+	// SeededFrom is the key of the cached build whose objects this build
+	// started from; omitted when it started from nothing.
+	SeededFrom string `json:"seeded_from,omitempty"`
+	// Started is when Build was called, in UTC.
+	Started time.Time `json:"started"`
+	// Durations is the wall time per phase in seconds: "configure",
+	// "seed_copy" (when seeded), "build" (make).
+	Durations map[string]float64 `json:"durations_s"`
+	// QuietLines is the number of Kbuild quiet lines ("  CC  kernel/fork.o")
+	// make printed: the measure of the next build's progress.
+	QuietLines int `json:"quiet_lines"`
+	// Reproduce is a shell command that repeats the build by hand.
+	Reproduce string `json:"reproduce"`
 }
 
 // Build configures and builds spec. Without OutDir it goes through the
@@ -72,6 +103,9 @@ type Metadata struct {
 // *KernelError (the code does not build), *InfraError (tools, disk,
 // cancellation), *ConfigError or *UsageError.
 func (b *Builder) Build(ctx context.Context, spec BuildSpec) (*Result, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, cancelledBeforeMake(err)
+	}
 	s, err := b.newSession(ctx)
 	if err != nil {
 		return nil, err
@@ -99,7 +133,7 @@ func (b *Builder) Build(ctx context.Context, spec BuildSpec) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer lock.unlock()
+	defer lock.Unlock()
 	if res, ok := s.hit(ctx, key, configSHA); ok {
 		return res, nil
 	}
@@ -113,7 +147,7 @@ func (s *session) hit(ctx context.Context, key, configSHA string) (*Result, bool
 	if err != nil {
 		return nil, false
 	}
-	defer l.unlock()
+	defer l.Unlock()
 	m, err := s.readEntry(key)
 	if err != nil {
 		return nil, false
@@ -194,7 +228,7 @@ func (s *session) buildEntry(ctx context.Context, spec BuildSpec, key string, fi
 				return nil, err
 			}
 			_, err = copyTree(ctx, filepath.Join(s.entryDir(k), "out"), out)
-			l.unlock()
+			l.Unlock()
 			if err != nil {
 				return nil, err
 			}
@@ -247,17 +281,17 @@ func (s *session) buildEntry(ctx context.Context, spec BuildSpec, key string, fi
 	_ = writeFileAtomic(pp, []byte(strconv.Itoa(run.quietLines)+"\n"), 0o644)
 
 	arts := collectArtifacts(entryOut, s.vars["ARCH"])
-	arts["build.log"] = filepath.Join(dir, "build.log")
+	arts[ArtifactBuildLog] = filepath.Join(dir, "build.log")
 	meta := s.metadata(inv, spec, configSHA, key, seedKey, run.quietLines, durations)
 	repro := "/tmp/rflkit-build-" + key[:12]
 	rinv, _ := s.b.Command(s.src.Dir, repro, spec.Targets...)
 	meta.Reproduce = fmt.Sprintf("mkdir -p %s && cp %s %s && %s",
-		shellQuote(repro), shellQuote(filepath.Join(entryOut, ".config")), shellQuote(filepath.Join(repro, ".config")), reproduceCmd(rinv, s.vars))
+		osutil.ShellQuote(repro), osutil.ShellQuote(filepath.Join(entryOut, ".config")), osutil.ShellQuote(filepath.Join(repro, ".config")), reproduceCmd(rinv, s.vars))
 	mdPath := filepath.Join(dir, "metadata.json")
 	if err := writeJSON(mdPath, meta); err != nil {
 		return nil, err
 	}
-	arts["metadata.json"] = mdPath
+	arts[ArtifactMetadata] = mdPath
 	rel := map[string]string{}
 	for name, p := range arts {
 		r, err := filepath.Rel(dir, p)
@@ -312,7 +346,7 @@ func (s *session) buildIn(ctx context.Context, spec BuildSpec, final []byte, con
 	if err := writeJSON(mdPath, meta); err != nil {
 		return nil, err
 	}
-	arts["metadata.json"] = mdPath
+	arts[ArtifactMetadata] = mdPath
 	s.event(Event{Phase: PhaseDone, Lines: run.quietLines, Expected: expected, Percent: 100})
 	return &Result{Artifacts: arts, ConfigHash: configSHA, OutDir: out, Duration: time.Since(s.start), BuildTime: buildTime}, nil
 }
@@ -341,7 +375,7 @@ func (s *session) metadata(inv Invocation, spec BuildSpec, configSHA, key, seed 
 	return &Metadata{
 		Source: s.b.Src, SourceID: s.src.ID, Arch: s.vars["ARCH"], MakeArgv: inv.Argv, MakeVars: s.vars,
 		Targets: spec.Targets, Tools: s.tools.versions, Toolchain: s.fp, ConfigSHA256: configSHA,
-		CacheKey: key, SeededFrom: seed, Started: s.start, Durations: durations, QuietLines: lines,
+		CallerToolchain: s.b.Fingerprint, CacheKey: key, SeededFrom: seed, Started: s.start.UTC(), Durations: durations, QuietLines: lines,
 	}
 }
 
@@ -359,31 +393,6 @@ func writeJSON(path string, v any) error {
 	return writeFileAtomic(path, append(data, '\n'), 0o644)
 }
 
-// imagePaths are the kernel images per source architecture, best first.
-var imagePaths = map[string][]string{
-	"x86":       {"arch/x86/boot/bzImage"},
-	"arm64":     {"arch/arm64/boot/Image.gz", "arch/arm64/boot/Image"},
-	"arm":       {"arch/arm/boot/zImage", "arch/arm/boot/Image"},
-	"riscv":     {"arch/riscv/boot/Image.gz", "arch/riscv/boot/Image"},
-	"loongarch": {"arch/loongarch/boot/vmlinuz.efi", "arch/loongarch/boot/vmlinux.efi"},
-	"powerpc":   {"arch/powerpc/boot/zImage"},
-	"s390":      {"arch/s390/boot/bzImage"},
-	"um":        {"linux"},
-}
-
-// srcArch maps ARCH to the directory below arch/.
-func srcArch(arch string) string {
-	switch arch {
-	case "x86_64", "i386", "x86":
-		return "x86"
-	case "riscv64", "riscv32":
-		return "riscv"
-	case "ppc", "ppc64", "powerpc64":
-		return "powerpc"
-	}
-	return arch
-}
-
 // collectArtifacts lists what a build left in out.
 func collectArtifacts(out, arch string) map[string]string {
 	arts := map[string]string{}
@@ -392,18 +401,19 @@ func collectArtifacts(out, arch string) map[string]string {
 		fi, err := os.Stat(p)
 		return p, err == nil && fi.Mode().IsRegular()
 	}
-	sa := srcArch(arch)
-	images := imagePaths[sa]
+	info, _ := karch.Lookup(arch)
+	sa := info.SrcArch
+	images := info.Images
 	if images == nil {
 		images = []string{"arch/" + sa + "/boot/Image", "arch/" + sa + "/boot/zImage"}
 	}
 	for _, rel := range images {
 		if p, ok := exists(rel); ok {
-			arts["kernel"] = p
+			arts[ArtifactKernel] = p
 			break
 		}
 	}
-	for name, rel := range map[string]string{"vmlinux": "vmlinux", "System.map": "System.map", "config": ".config"} {
+	for name, rel := range map[string]string{ArtifactVmlinux: "vmlinux", ArtifactSystemMap: "System.map", ArtifactConfig: ".config"} {
 		if p, ok := exists(rel); ok {
 			arts[name] = p
 		}
@@ -416,7 +426,7 @@ func collectArtifacts(out, arch string) map[string]string {
 			}
 			ko := strings.TrimSuffix(l, ".o") + ".ko"
 			if p, ok := exists(ko); ok {
-				arts["modules/"+ko] = p
+				arts[ArtifactModulePrefix+ko] = p
 			}
 		}
 	}

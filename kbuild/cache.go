@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/rflkit/rflkit/internal/flock"
 	"github.com/rflkit/rflkit/kconfig"
 )
 
@@ -36,19 +37,32 @@ import (
 
 // entryMeta is entry.json: what the cache needs to know about an entry.
 type entryMeta struct {
-	Key          string            `json:"key"`
-	Source       string            `json:"source"`
-	Toolchain    string            `json:"toolchain"`
-	VarsHash     string            `json:"vars_hash"`
-	ConfigSHA256 string            `json:"config_sha256"`
-	Targets      []string          `json:"targets"`
-	Created      time.Time         `json:"created"`
-	BuildSeconds float64           `json:"build_seconds"`
-	SeededFrom   string            `json:"seeded_from,omitempty"`
-	QuietLines   int               `json:"quiet_lines"`
-	Size         int64             `json:"size"`
-	BuiltAt      string            `json:"built_at,omitempty"` // the O= path make ran in
-	Artifacts    map[string]string `json:"artifacts"`          // name -> path relative to the entry
+	// Key is the entry's cache key (its directory name).
+	Key string `json:"key"`
+	// Source is the source identity (Source.ID).
+	Source string `json:"source"`
+	// Toolchain is the hash of the probed tools (Metadata.Toolchain).
+	Toolchain string `json:"toolchain"`
+	// VarsHash is the hash of the make variables that are part of the key.
+	VarsHash string `json:"vars_hash"`
+	// ConfigSHA256 is the hex SHA-256 of the final .config.
+	ConfigSHA256 string `json:"config_sha256"`
+	// Targets are the make targets built.
+	Targets []string `json:"targets"`
+	// Created is when the entry was completed.
+	Created time.Time `json:"created"`
+	// BuildSeconds is make's wall time in seconds.
+	BuildSeconds float64 `json:"build_seconds"`
+	// SeededFrom is the key of the entry whose objects the build started from.
+	SeededFrom string `json:"seeded_from,omitempty"`
+	// QuietLines is the number of Kbuild quiet lines make printed.
+	QuietLines int `json:"quiet_lines"`
+	// Size is the entry's size on disk in bytes (for eviction).
+	Size int64 `json:"size"`
+	// BuiltAt is the O= path make ran in.
+	BuiltAt string `json:"built_at,omitempty"`
+	// Artifacts maps artifact names to paths relative to the entry.
+	Artifacts map[string]string `json:"artifacts"`
 }
 
 const entryFile = "entry.json"
@@ -105,59 +119,20 @@ func (s *session) touchEntry(key string) {
 	_ = os.Chtimes(filepath.Join(s.entryDir(key), entryFile), now, now)
 }
 
-// flock is an open, locked lock file.
-type flock struct{ f *os.File }
-
-func (l *flock) unlock() {
-	if l != nil && l.f != nil {
-		l.f.Close() // closing drops the lock
-	}
-}
-
 // lockFile takes a flock on path (how = syscall.LOCK_EX or LOCK_SH),
 // waiting until ctx is done; onWait is called once if it has to wait.
-func lockFile(ctx context.Context, path string, how int, onWait func()) (*flock, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return nil, fmt.Errorf("kbuild: %w", err)
-	}
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
+func lockFile(ctx context.Context, path string, how int, onWait func()) (*flock.Lock, error) {
+	l, err := flock.Acquire(ctx, path, flock.Options{Shared: how == syscall.LOCK_SH, OnWait: onWait, Poll: 200 * time.Millisecond})
 	if err != nil {
 		return nil, fmt.Errorf("kbuild: %w", err)
 	}
-	waited := false
-	for {
-		err := syscall.Flock(int(f.Fd()), how|syscall.LOCK_NB)
-		if err == nil {
-			return &flock{f}, nil
-		}
-		if !errors.Is(err, syscall.EWOULDBLOCK) && !errors.Is(err, syscall.EINTR) {
-			f.Close()
-			return nil, fmt.Errorf("kbuild: locking %s: %w", path, err)
-		}
-		if !waited && onWait != nil {
-			onWait()
-		}
-		waited = true
-		select {
-		case <-ctx.Done():
-			f.Close()
-			return nil, fmt.Errorf("kbuild: waiting for %s: %w", path, ctx.Err())
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
+	return l, nil
 }
 
 // tryLock takes a flock without waiting; nil when it is held elsewhere.
-func tryLock(path string, how int) *flock {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		return nil
-	}
-	if syscall.Flock(int(f.Fd()), how|syscall.LOCK_NB) != nil {
-		f.Close()
-		return nil
-	}
-	return &flock{f}
+func tryLock(path string, how int) *flock.Lock {
+	l, _ := flock.TryAcquire(path, how == syscall.LOCK_SH)
+	return l
 }
 
 // listEntries returns the keys of all complete entries.
@@ -393,7 +368,7 @@ func (s *session) evict(keep string) []string {
 			continue // in use
 		}
 		err := s.removeEntryDir(e.key)
-		l.unlock()
+		l.Unlock()
 		if err == nil {
 			total -= e.size
 			removed = append(removed, e.key)

@@ -7,13 +7,15 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"github.com/rflkit/rflkit/internal/atomicfile"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"time"
 
+	"github.com/rflkit/rflkit/internal/atomicfile"
+
+	"github.com/rflkit/rflkit/internal/fragment"
 	"github.com/rflkit/rflkit/kconfig"
 )
 
@@ -34,59 +36,25 @@ type ConfigSpec struct {
 	Configs []*kconfig.Config
 }
 
-// tinyRustFragment is the fragment of ../shared/FACTS.md: with tinyconfig
-// it gives a bootable x86_64 guest with null_blk and rnull, in which fio
-// runs. FACTS.md also lists TMPFS, but TMPFS depends on SHMEM, which
-// tinyconfig turns off: olddefconfig drops it (the hand-built kernel the
-// facts were checked on has no tmpfs), so it is left out here rather than
-// requested and reported as not set.
-const tinyRustFragment = `CONFIG_64BIT=y
-CONFIG_SMP=y
-CONFIG_PRINTK=y
-CONFIG_TTY=y
-CONFIG_SERIAL_8250=y
-CONFIG_SERIAL_8250_CONSOLE=y
-CONFIG_BLK_DEV_INITRD=y
-CONFIG_BINFMT_ELF=y
-CONFIG_BINFMT_SCRIPT=y
-CONFIG_DEVTMPFS=y
-CONFIG_DEVTMPFS_MOUNT=y
-CONFIG_PROC_FS=y
-CONFIG_SYSFS=y
-CONFIG_CONFIGFS_FS=y
-CONFIG_BLOCK=y
-CONFIG_BLK_DEV=y
-CONFIG_BLK_DEV_NULL_BLK=y
-CONFIG_IO_URING=y
-CONFIG_AIO=y
-CONFIG_FUTEX=y
-CONFIG_EPOLL=y
-CONFIG_SYSVIPC=y
-CONFIG_TIMERFD=y
-CONFIG_EVENTFD=y
-CONFIG_SIGNALFD=y
-CONFIG_POSIX_TIMERS=y
-CONFIG_MAGIC_SYSRQ=y
-CONFIG_EXPERT=y
-CONFIG_RUST=y
-CONFIG_BLK_DEV_RUST_NULL=y
-CONFIG_PCI=y
-CONFIG_VIRTIO_MENU=y
-CONFIG_VIRTIO_PCI=y
-CONFIG_VIRTIO_CONSOLE=y
-# CONFIG_MODVERSIONS is not set
-`
-
-// TinyRust returns the tiny Rust configuration of ../shared/FACTS.md:
+// TinyRust returns the tiny Rust configuration (internal/fragment):
 // tinyconfig plus the fragment that boots an x86_64 guest with both
 // null-block drivers, MODVERSIONS off, and RUST_INLINE_HELPERS on or off.
 // It needs LLVM=1 and a rustc whose LLVM matches clang's.
 func TinyRust(helpers bool) ConfigSpec {
-	h := "# CONFIG_RUST_INLINE_HELPERS is not set\n"
-	if helpers {
-		h = "CONFIG_RUST_INLINE_HELPERS=y\n"
-	}
-	return ConfigSpec{Base: "tinyconfig", Inline: []string{tinyRustFragment + h}}
+	return ConfigSpec{Base: "tinyconfig", Inline: []string{fragment.TinyRust(helpers)}}
+}
+
+// TinyRustModules returns the tiny Rust configuration with loadable
+// modules (internal/fragment.Modules): TinyRust(helpers) plus MODULES=y,
+// MODULE_UNLOAD=y, KALLSYMS=y (for /sys/module/<name>/sections/ and module
+// symbols in /proc/kallsyms), MODVERSIONS, MODULE_SIG and MODULE_COMPRESS
+// off, and both null-block drivers as modules: null_blk.ko and
+// rnull_mod.ko. Build it with the targets "bzImage" and "modules"; the
+// modules are then in Result.Artifacts (ModuleNullBlk, ModuleRustNull).
+// Built through the cache, it starts from the objects of the built-in
+// TinyRust kernel of the same helpers setting.
+func TinyRustModules(helpers bool) ConfigSpec {
+	return ConfigSpec{Base: "tinyconfig", Inline: []string{fragment.TinyRust(helpers), fragment.Modules()}}
 }
 
 // ConfigResult is a configured kernel.
@@ -224,14 +192,7 @@ func (s *session) configureIn(ctx context.Context, dir string, spec ConfigSpec) 
 		return nil, 0, fmt.Errorf("kbuild: configure: %w", err)
 	}
 	if mm := kconfig.Verify(req, fc); len(mm) > 0 {
-		ce := &ConfigError{Config: cfgPath}
-		for _, m := range mm {
-			fin := "n"
-			if !m.Missing {
-				fin = m.Actual.String()
-			}
-			ce.Mismatches = append(ce.Mismatches, Mismatch{Symbol: m.Symbol, Requested: m.Requested.String(), Final: fin, Absent: m.Missing})
-		}
+		ce := &ConfigError{Config: cfgPath, Mismatches: mm}
 		s.explain(ctx, ce, merged)
 		return nil, 0, ce
 	}
@@ -375,7 +336,7 @@ func (s *session) explain(ctx context.Context, ce *ConfigError, input *kconfig.C
 	}
 	ce.Explanations = map[string]*kconfig.Explanation{}
 	for _, m := range ce.Mismatches {
-		want := strings.Trim(m.Requested, `"`)
+		want := strings.Trim(m.Requested.String(), `"`)
 		x, err := tr.Explain(input, m.Symbol, want)
 		if err != nil {
 			ce.ExplainErr = err

@@ -28,4 +28,18 @@
 // process group.
 // Failures are a [*KernelError] (compiler diagnostics, first error first) or
 // an [*InfraError] (missing tool, full disk, killed, cancelled).
+//
+// [TinyRust] and [TinyRustModules] are rflkit's tiny Rust guest kernels
+// (internal/fragment): both null-block drivers built in, or as the modules
+// null_blk.ko and rnull_mod.ko ([ModuleNullBlk], [ModuleRustNull]; build
+// with the targets bzImage and modules). A module kernel, built after the
+// built-in one, is seeded from it; CONFIG_MODULES reaches most C files
+// (<linux/module.h>) and every Rust crate, so the first module variant
+// recompiles about 60% of the objects, and the second (the other helpers
+// setting) starts from the first and costs under a minute.
+//
+// [InlineCheck] (and [HelperSymbols] for one object) reads the symbol
+// tables of vmlinux, the built-in Rust objects and the modules: an exact
+// static check that RUST_INLINE_HELPERS acted (no undefined rust_helper_*
+// symbol left in any Rust object or module).
 package kbuild

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/rflkit/rflkit/kconfig"
+	"github.com/rflkit/rflkit/kconfig/dotconfig"
 )
 
 // parseDotConfig reads a .config written by conf. name is used in errors.
@@ -16,14 +17,11 @@ func parseDotConfig(name string, data []byte) (*kconfig.Config, error) {
 	return c, nil
 }
 
-// Mismatch is a requested configuration value that is not in the final
-// .config after olddefconfig.
-type Mismatch struct {
-	Symbol    string // without CONFIG_
-	Requested string // y, m, n, "string", number
-	Final     string // "n" when not set or absent
-	Absent    bool   // the final .config does not mention the symbol
-}
+// Mismatch is an alias of dotconfig.Mismatch: a requested configuration
+// value that is not in the final .config after olddefconfig (Symbol,
+// Requested, Final, which prints as n when Absent, and the line of the
+// request).
+type Mismatch = dotconfig.Mismatch
 
 // diffCount is the number of symbols whose values differ between a and b,
 // a symbol that is "not set" in one and absent from the other counting as

@@ -89,8 +89,23 @@ type InfraError struct {
 	Err      error    // underlying error (context.Canceled, *exec.ExitError...)
 }
 
-// Error gives the reason and the line or condition that shows it.
+// Error gives the reason and the line or condition that shows it. A
+// cancelled build says so first ("kbuild: build cancelled before make
+// started: context canceled").
 func (e *InfraError) Error() string {
+	if e.Reason == ReasonCancelled {
+		s := "kbuild: build cancelled"
+		switch {
+		case strings.HasPrefix(e.Detail, "before "), strings.HasPrefix(e.Detail, "while "):
+			s += " " + e.Detail
+		case e.Detail != "":
+			s += " (" + e.Detail + ")"
+		}
+		if e.Err != nil {
+			s += ": " + e.Err.Error()
+		}
+		return s
+	}
 	s := "kbuild: build infrastructure failed: " + string(e.Reason)
 	if e.Detail != "" {
 		s += ": " + e.Detail

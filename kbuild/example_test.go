@@ -40,7 +40,7 @@ func ExampleBuilder_Command() {
 	// true kbuild: CC: CC=gcc contradicts LLVM=1 (rflkit builds with clang/LLVM)
 }
 
-// Building the tiny Rust kernel of FACTS.md through the cache: the second
+// Building the tiny Rust kernel (kbuild.TinyRust) through the cache: the second
 // call is a cache hit.
 func ExampleBuilder_Build() {
 	b := &kbuild.Builder{

@@ -440,7 +440,7 @@ func TestFakeConfigureRejected(t *testing.T) {
 	if !errors.As(err, &ce) {
 		t.Fatalf("want *ConfigError, got %T %v", err, err)
 	}
-	if len(ce.Mismatches) != 1 || ce.Mismatches[0] != (Mismatch{Symbol: "RUST_NULL", Requested: "y", Final: "n"}) {
+	if m := ce.Mismatches; len(m) != 1 || m[0].Symbol != "RUST_NULL" || m[0].Requested.String() != "y" || m[0].Final.String() != "n" || m[0].Absent {
 		t.Errorf("mismatches %+v", ce.Mismatches)
 	}
 	if data, err := os.ReadFile(ce.Config); err != nil || !strings.Contains(string(data), "# CONFIG_RUST_NULL is not set") {
@@ -509,7 +509,7 @@ func TestFakeEviction(t *testing.T) {
 	if _, err := s.readEntry(a.Key); err != nil {
 		t.Errorf("an entry in use was evicted: %v", err)
 	}
-	inUse.unlock()
+	inUse.Unlock()
 	c, err := f.b.Build(ctx, BuildSpec{Config: ConfigSpec{Base: "allnoconfig"}, Targets: []string{"vmlinux"}})
 	if err != nil {
 		t.Fatal(err)

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/rflkit/rflkit/internal/osutil"
 )
 
 // toolSet is the tools a build uses, as make will find them, and their
@@ -109,15 +111,16 @@ func memoVersion(ctx context.Context, cmd string, env []string, memo string) str
 	return v
 }
 
+// toolVersionTimeout bounds one tool's --version.
+const toolVersionTimeout = 10 * time.Second
+
 func toolVersion(ctx context.Context, path string, env []string) string {
-	c := exec.CommandContext(ctx, path, "--version")
-	c.Env = env
-	out, err := c.Output()
+	res, err := osutil.Run(ctx, osutil.Options{Env: env, Timeout: toolVersionTimeout, MaxOutput: 64 << 10}, path, "--version")
 	if err != nil {
 		return fmt.Sprintf("%s: --version failed: %v", path, err)
 	}
-	first, _, _ := strings.Cut(strings.TrimSpace(string(out)), "\n")
-	return path + ": " + strings.TrimSpace(first)
+	first, _, _ := strings.Cut(strings.TrimSpace(string(res.Stdout)), "\n")
+	return path + ": " + osutil.Excerpt(strings.TrimSpace(first), 200)
 }
 
 // lookPathEnv is exec.LookPath with the PATH of env.

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/rflkit/rflkit/internal/testenv"
+	"github.com/rflkit/rflkit/kconfig/dotconfig"
 )
 
 // realBuilder is a Builder on the real 7.2 tarball with the machine's
@@ -146,9 +147,9 @@ func TestIntegrationRequestedOptionRejected(t *testing.T) {
 		cause      string // a symbol the explanation must blame
 	}{
 		{"rnull without configfs", "CONFIG_RUST=y\nCONFIG_BLK_DEV=y\nCONFIG_BLK_DEV_RUST_NULL=y\n# CONFIG_CONFIGFS_FS is not set\n",
-			Mismatch{Symbol: "BLK_DEV_RUST_NULL", Requested: "y", Final: "n"}, "CONFIGFS_FS"},
+			Mismatch{Symbol: "BLK_DEV_RUST_NULL", Requested: dotconfig.TristateValue(dotconfig.Yes), Final: dotconfig.TristateValue(dotconfig.No)}, "CONFIGFS_FS"},
 		{"inline helpers without EXPERT", "CONFIG_RUST=y\n# CONFIG_EXPERT is not set\nCONFIG_RUST_INLINE_HELPERS=y\n",
-			Mismatch{Symbol: "RUST_INLINE_HELPERS", Requested: "y", Final: "n"}, "EXPERT"},
+			Mismatch{Symbol: "RUST_INLINE_HELPERS", Requested: dotconfig.TristateValue(dotconfig.Yes), Final: dotconfig.TristateValue(dotconfig.No)}, "EXPERT"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t0 := time.Now()
@@ -159,7 +160,7 @@ func TestIntegrationRequestedOptionRejected(t *testing.T) {
 			}
 			found := false
 			for _, m := range ce.Mismatches {
-				found = found || (m.Symbol == tc.want.Symbol && m.Requested == tc.want.Requested && m.Final == tc.want.Final)
+				found = found || (m.Symbol == tc.want.Symbol && m.Requested.Equal(tc.want.Requested) && m.Final.Equal(tc.want.Final))
 			}
 			if !found {
 				t.Errorf("mismatches %+v lack %+v", ce.Mismatches, tc.want)

@@ -147,3 +147,74 @@ func TestIntegrationVariantFromCopy(t *testing.T) {
 	}
 	t.Logf("the variant's make compiled %d C and %d Rust units", c, rust)
 }
+
+// TestIntegrationInlineCheck: the static check of helper inlining on the
+// four tiny kernels (built-in and module, helpers on and off; the module
+// kernels are seeded from the nearest cached build). With helpers on, no
+// built-in Rust object and not rnull_mod.ko call a helper out of line;
+// with them off, both do, and vmlinux defines every helper.
+func TestIntegrationInlineCheck(t *testing.T) {
+	ctx, cancel := testkernel.Context(t)
+	defer cancel()
+	reports := map[string]*kbuild.InlineReport{}
+	for _, modules := range []bool{false, true} {
+		for _, helpers := range []bool{true, false} {
+			spec := kbuild.BuildSpec{Config: kbuild.TinyRust(helpers), Targets: []string{"bzImage"}}
+			if modules {
+				spec = kbuild.BuildSpec{Config: kbuild.TinyRustModules(helpers), Targets: []string{"bzImage", "modules"}}
+			}
+			res, err := testkernel.Builder(t).Build(ctx, spec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t0 := time.Now()
+			r, err := kbuild.InlineCheck(res)
+			if err != nil {
+				t.Fatal(err)
+			}
+			name := map[bool]string{false: "built-in", true: "modules"}[modules] + map[bool]string{false: "/helpers-off", true: "/helpers-on"}[helpers]
+			reports[name] = r
+			n := 0
+			for _, u := range r.RustObjects {
+				n += len(u)
+			}
+			t.Logf("%s: hit %v, seeded from %q, make %s; check %s: vmlinux defines %d rust_helper_*, %d of %d built-in Rust objects call %d out of line, modules %v, module-defined %v",
+				name, res.CacheHit, res.SeededFrom, res.BuildTime.Round(time.Second), time.Since(t0).Round(time.Millisecond),
+				len(r.Vmlinux), len(r.RustObjects), r.RustObjectCount, n, counts(r.Modules), counts(r.ModuleDefined))
+			if r.InlineHelpers != helpers {
+				t.Errorf("%s: InlineHelpers = %v", name, r.InlineHelpers)
+			}
+			if r.RustObjectCount == 0 {
+				t.Errorf("%s: no built-in Rust object found", name)
+			}
+			if modules {
+				if _, ok := r.Modules["rnull_mod"]; !ok {
+					t.Fatalf("%s: no rnull_mod.ko in %v", name, res.Artifacts)
+				}
+				if len(r.Modules["null_blk"]) != 0 {
+					t.Errorf("%s: the C module imports helpers: %v", name, r.Modules["null_blk"])
+				}
+			}
+			if helpers {
+				if !r.Inlined() {
+					t.Errorf("%s: helpers called out of line: objects %v, modules %v", name, r.RustObjects, r.Modules)
+				}
+			} else {
+				if r.Inlined() || len(r.Vmlinux) < 100 {
+					t.Errorf("%s: helpers off, yet nothing calls them out of line (vmlinux defines %d)", name, len(r.Vmlinux))
+				}
+				if modules && len(r.Modules["rnull_mod"]) == 0 {
+					t.Errorf("%s: rnull_mod.ko imports no helper with helpers off", name)
+				}
+			}
+		}
+	}
+}
+
+func counts(m map[string][]string) map[string]int {
+	out := map[string]int{}
+	for k, v := range m {
+		out[k] = len(v)
+	}
+	return out
+}

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/rflkit/rflkit/internal/osutil"
 )
 
 // Phase is the stage of a build an Event belongs to.
@@ -146,30 +148,31 @@ func runMake(ctx context.Context, inv Invocation, log io.Writer, onQuiet func(ki
 	if len(inv.Argv) == 0 {
 		return out, &UsageError{"Argv", "empty command"}
 	}
-	cmd := exec.CommandContext(ctx, inv.Argv[0], inv.Argv[1:]...)
+	if err := ctx.Err(); err != nil {
+		return out, cancelledBeforeMake(err)
+	}
+	// Its own process group (make, its sub-makes, the compilers), killed
+	// as a group on cancel, and with rflkit if rflkit dies.
+	cmd := osutil.Command(ctx, inv.Argv[0], inv.Argv[1:]...)
 	cmd.Env = inv.Env
 	cmd.Stdout = sink
 	cmd.Stderr = sink
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error {
-		// The whole group: make, its sub-makes, the compilers.
-		return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-	}
-	cmd.WaitDelay = 10 * time.Second
 	start := time.Now()
 	err := cmd.Start()
 	if err != nil {
 		out.duration = time.Since(start)
+		if ctx.Err() != nil {
+			return out, cancelledBeforeMake(ctx.Err())
+		}
 		reason := ReasonMake
 		if errors.Is(err, exec.ErrNotFound) || errors.Is(err, syscall.ENOENT) {
 			reason = ReasonToolMissing
 		}
 		return out, &InfraError{Reason: reason, Detail: inv.Argv[0], ExitCode: -1, Err: err}
 	}
-	pgid := cmd.Process.Pid
 	err = cmd.Wait()
 	// Whatever happened, no member of the group outlives the build.
-	_ = syscall.Kill(-pgid, syscall.SIGKILL)
+	_ = osutil.KillGroup(cmd)
 	sink.flush()
 	out.duration = time.Since(start)
 	out.diags = dp.diags
@@ -183,7 +186,7 @@ func runMake(ctx context.Context, inv Invocation, log io.Writer, onQuiet func(ki
 		return out, nil
 	}
 	if ctx.Err() != nil {
-		return out, &InfraError{Reason: ReasonCancelled, ExitCode: -1, Tail: out.tail, Err: ctx.Err()}
+		return out, &InfraError{Reason: ReasonCancelled, Detail: "make was killed", ExitCode: -1, Tail: out.tail, Err: ctx.Err()}
 	}
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
@@ -202,6 +205,12 @@ func runMake(ctx context.Context, inv Invocation, log io.Writer, onQuiet func(ki
 		return out, &InfraError{Reason: ReasonMake, Detail: lastMakeError(out.tail, code), ExitCode: code, Tail: out.tail, Err: err}
 	}
 	return out, &InfraError{Reason: ReasonMake, Detail: err.Error(), ExitCode: -1, Tail: out.tail, Err: err}
+}
+
+// cancelledBeforeMake is the error of a build whose context was done
+// before make could start.
+func cancelledBeforeMake(err error) *InfraError {
+	return &InfraError{Reason: ReasonCancelled, Detail: "before make started", ExitCode: -1, Err: err}
 }
 
 // lastMakeError returns the most telling line of a failed make's output:

@@ -3,11 +3,12 @@ package kbuild
 import (
 	"context"
 	"fmt"
-	"github.com/rflkit/rflkit/internal/cachedir"
 	"io"
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/rflkit/rflkit/internal/cachedir"
 )
 
 // session is one Configure or Build call: the builder with everything
@@ -81,11 +82,16 @@ func (b *Builder) newSession(ctx context.Context) (*session, error) {
 	}
 	s.tools = toolsFor(s.vars)
 	s.tools.probe(ctx, s.env, filepath.Join(s.root, "tools"))
-	s.fp = s.tools.fingerprint(b.Fingerprint)
+	// The caller's fingerprint is recorded, not keyed on: the probed tools
+	// already identify what decides the output.
+	s.fp = s.tools.fingerprint("")
 	return s, nil
 }
 
 func (s *session) event(e Event) {
+	if s.b.Logger != nil && e.Message != "" {
+		s.b.Logger.Info("kbuild: "+e.Message, "phase", e.Phase, "elapsed", time.Since(s.start).Round(time.Millisecond), "cache_hit", e.CacheHit)
+	}
 	if s.b.Progress == nil {
 		return
 	}
@@ -110,11 +116,15 @@ func (s *session) makeRun(ctx context.Context, dir string, extraLog io.Writer, o
 	}
 	inv.Env = s.env
 	var w io.Writer
+	out := s.b.MakeOutput
+	if out == nil {
+		out = s.b.Log
+	}
 	switch {
-	case s.b.Log != nil && extraLog != nil:
-		w = io.MultiWriter(s.b.Log, extraLog)
-	case s.b.Log != nil:
-		w = s.b.Log
+	case out != nil && extraLog != nil:
+		w = io.MultiWriter(out, extraLog)
+	case out != nil:
+		w = out
 	case extraLog != nil:
 		w = extraLog
 	}

@@ -8,15 +8,16 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/rflkit/rflkit/internal/ksrc"
+	"github.com/rflkit/rflkit/internal/osutil"
 )
 
 // Source is a resolved kernel source tree.
@@ -80,8 +81,8 @@ func dirIdentity(ctx context.Context, dir string) (string, error) {
 
 func gitIdentity(ctx context.Context, dir string) (string, error) {
 	run := func(args ...string) ([]byte, error) {
-		cmd := exec.CommandContext(ctx, "git", append([]string{"-C", dir}, args...)...)
-		return cmd.Output()
+		res, err := osutil.Run(ctx, osutil.Options{Timeout: time.Minute}, append([]string{"git", "-C", dir}, args...)...)
+		return res.Stdout, err
 	}
 	head, err := run("rev-parse", "HEAD")
 	if err != nil {

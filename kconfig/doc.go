@@ -1,45 +1,10 @@
-// Package kconfig reads, edits, merges and compares kernel configurations,
-// and (in its second layer) understands the Kconfig language that defines
-// them.
-//
-// # The .config file layer
-//
-// A Config is a .config file or a fragment, kept line by line: Parse or
-// ReadFile it, Get, Set, Unset or Delete symbols, and write it back with
-// WriteFile (atomically: temporary file, fsync, rename, permissions kept).
-// Untouched files are written back byte for byte, comments and odd
-// spacing included; edits stay where they were and new symbols go at the
-// end, as conf puts a user's additions. Symbol names carry no prefix
-// ("RUST", not "CONFIG_RUST"); the prefix is ParseOptions.Prefix, CONFIG_
-// unless told otherwise (the kernel's tools read it from the CONFIG_
-// environment variable: pass os.Getenv("CONFIG_") to do the same).
-//
-// Lines are read the way scripts/kconfig/confdata.c's conf_read_simple
-// reads them. In strict mode (the zero ParseOptions) a malformed line is a
-// *ParseError naming file, line and column; with ParseOptions.Lenient the
-// line is skipped, as the kernel does, and reported by Config.Warnings. A
-// symbol assigned twice is a warning in both modes, and the last
-// assignment wins, as in conf.
-//
-// Without the Kconfig tree the file layer does not know symbol types, so a
-// Value's kind comes from its spelling: y/m/n (KindTristate), "..."
-// (KindString), 12 or 0x1f (KindNumber, text kept as written), and
-// "# CONFIG_X is not set" (KindNotSet, the zero Value).
-//
-// Three operations follow the kernel's own scripts, so that their results
-// and messages are what users already know:
-//
-//   - Merge: scripts/kconfig/merge_config.sh -m (later fragments win; the
-//     merged file is the script's file, line for line; redefinitions and
-//     redundant values come back as MergeWarning values whose String is the
-//     script's message).
-//   - Diff: scripts/diffconfig (removed, changed, added; DiffResult.String
-//     prints what the script prints).
-//   - Verify: kunit's is_subset_of (tools/testing/kunit/kunit_config.py):
-//     which requested values did not survive make olddefconfig. A requested
-//     "is not set" is satisfied by absence.
-//
-// # The Kconfig language
+// Package kconfig understands the Kconfig language: it reads a kernel
+// tree's Kconfig files and computes configurations from them as
+// scripts/kconfig/conf does, and explains why an option did not take.
+// The .config files it reads and writes are package dotconfig's Config;
+// that file layer is also reachable from here (Config, ReadFile, Merge,
+// Diff, Verify, Mismatch, Tristate, ... are aliases of its types and calls
+// to its functions, see dotconfig.go).
 //
 // Load parses the Kconfig tree of a kernel source directory for one
 // architecture (every construct the 7.2 tree uses, all architectures),
@@ -49,18 +14,35 @@
 // cached on disk, keyed by command, environment and toolchain fingerprint
 // (LoadOptions.CacheDir; LoadOptions.NoMacroCache disables it), which is
 // what makes evaluation fast: most of `make olddefconfig`'s time is spent
-// running those commands.
+// running those commands; each run is recorded (command, exit status, the
+// first lines of its output: Tree.MacroRuns) and cached with its result.
+// LoadOptions.ConfEnv loads any Kconfig tree, not only a kernel's, with
+// the environment given directly, as when conf is run by hand (the
+// kernel's own scripts/kconfig/tests suite runs that way in the tests). A
+// tree that cannot be read is a *LoadError, or LoadErrors when conf
+// would report several; ConfText gives what conf prints for it.
 //
 // A Tree evaluates configurations with the kernel's semantics (tristate
 // logic, prompt visibility, select and imply, defaults, ranges, choices,
-// MODULES) and writes the files conf writes, byte for byte: OldDefconfig,
-// Defconfig, AllConfig (allno/allyes/allmod/alldef), TinyConfig,
-// RandConfig (KCONFIG_SEED gives make randconfig's file) and Savedefconfig.
-// The integration tests compare every one of them with make's output.
+// MODULES). Each configuration target gives a *TargetResult, whose Bytes
+// are the file conf writes, byte for byte: OldDefconfig, Defconfig,
+// AllConfig (allno/allyes/allmod/alldef), TinyConfig, RandConfig
+// (KCONFIG_SEED gives make randconfig's file) and Savedefconfig. The
+// integration tests compare every one of them with make's output.
 //
 // Explain answers "why didn't my option take?": each depends-on term with
 // its value, the prompt's visibility, the symbols that select or imply it,
-// its choice and range, followed down to the root cause, and, where one
+// its choice and range, followed down to every root cause (with the values
+// of the blocking expression's symbols and the macro commands behind a
+// toolchain-derived value), and, where one
 // exists, a minimal set of assignments that makes it take (checked by
 // re-running olddefconfig).
 package kconfig
+
+// The sources follow scripts/kconfig's: lexer.go (lexer.l), parser.go
+// (parser.y), preprocess.go (preprocess.c) with shell.go (its $(shell)
+// runner and cache), env.go (what the top Makefile exports), symbol.go
+// (symbol.c: types and sym_calc_value), menu.go (menu.c), expr.go (expr.c),
+// deps.go (sym_check_deps), confdata.go (confdata.c: reading and writing
+// .config files as conf does), conf.go and randconfig.go (conf.c: the
+// targets), load.go (conf_parse), explain.go.

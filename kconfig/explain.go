@@ -14,6 +14,8 @@ type ExplainTerm struct {
 	// Blocks is set for the terms that keep the symbol from taking the
 	// wanted value.
 	Blocks bool
+	// Values are the values of the term's symbols, "NAME=VALUE".
+	Values []string
 }
 
 // Cause is one link of a root-cause chain: Symbol has Value, and (unless
@@ -24,6 +26,13 @@ type Cause struct {
 	// Why says what this link does: "depends on", "selected by", "no
 	// prompt", "toolchain", ...
 	Why string
+	// Values are the values of the symbols of the expression Why names,
+	// "NAME=VALUE" (set on the last link of a chain).
+	Values []string
+	// Macros are the $(shell,...) commands the symbol's value (or that of
+	// a symbol in Values) came from: what ran, its exit status and output
+	// (set on the last link of a chain).
+	Macros []MacroRun
 }
 
 // Assignment is one line to put in the .config input.
@@ -88,8 +97,8 @@ func (t *Tree) Explain(cfg *Config, sym string, want string) (*Explanation, erro
 	if want == "" {
 		want = "y"
 	}
-	input := confInput(cfg)
-	r := t.oldDefconfigBytes(confName(cfg, ".config"), input)
+	input := configBytes(cfg)
+	r := t.oldDefconfigBytes(configName(cfg, ".config"), input)
 	e := r.e
 	x := &Explanation{Symbol: sym, Type: s.Type, Want: want, Current: e.stringValue(s)}
 	if s.Type == TypeBool || s.Type == TypeTristate {
@@ -114,12 +123,12 @@ func (t *Tree) Explain(cfg *Config, sym string, want string) (*Explanation, erro
 	wantTri, _ := ParseTristate(want)
 	for _, term := range exprSplitAnd(s.DirDep) {
 		val := e.expr(term)
-		x.DependsOn = append(x.DependsOn, ExplainTerm{Expr: term.String(), Value: val,
+		x.DependsOn = append(x.DependsOn, ExplainTerm{Expr: term.String(), Value: val, Values: e.exprValues(term),
 			Blocks: (s.Type == TypeBool || s.Type == TypeTristate) && val < wantTri || val == No})
 	}
 	for _, term := range exprSplitOr(s.RevDep) {
 		val := e.expr(term)
-		x.SelectedBy = append(x.SelectedBy, ExplainTerm{Expr: term.String(), Value: val, Blocks: val > wantTri})
+		x.SelectedBy = append(x.SelectedBy, ExplainTerm{Expr: term.String(), Value: val, Values: e.exprValues(term), Blocks: val > wantTri})
 	}
 	for _, term := range exprSplitOr(s.Implied) {
 		x.ImpliedBy = append(x.ImpliedBy, ExplainTerm{Expr: term.String(), Value: e.expr(term)})
@@ -153,6 +162,53 @@ func (t *Tree) Explain(cfg *Config, sym string, want string) (*Explanation, erro
 		x.Fix, x.Unfixable = ex.fix(input, s, want)
 	}
 	return x, nil
+}
+
+// exprValues returns "NAME=VALUE" for each named symbol of x, once each.
+func (e *evaluator) exprValues(x *Expr) []string {
+	var out []string
+	seen := map[*Symbol]bool{}
+	x.Symbols(func(s *Symbol) {
+		if s.isConst || s.Name == "" || seen[s] {
+			return
+		}
+		seen[s] = true
+		if s.Type == TypeUnknown {
+			// A word that names no symbol: a constant (a number that a
+			// macro gave), or a symbol of another architecture (n).
+			if s.Name[0] >= '0' && s.Name[0] <= '9' || s.Name[0] == '-' {
+				return
+			}
+			out = append(out, s.Name+"=n (undefined)")
+			return
+		}
+		out = append(out, s.Name+"="+e.stringValue(s))
+	})
+	return out
+}
+
+// rootLink finishes the last link of a chain: the values of the symbols
+// of x (the expression that blocks) and the macros behind them and s.
+func (ex *explainer) rootLink(l Cause, s *Symbol, x *Expr) Cause {
+	seen := map[string]bool{}
+	add := func(sym *Symbol) {
+		for _, r := range ex.t.MacroRuns(sym) {
+			if !seen[r.Command] {
+				seen[r.Command] = true
+				l.Macros = append(l.Macros, r)
+			}
+		}
+	}
+	add(s)
+	if x != nil {
+		l.Values = ex.e.exprValues(x)
+		x.Symbols(func(d *Symbol) {
+			if !d.isConst && d.Name != "" {
+				add(d)
+			}
+		})
+	}
+	return l
 }
 
 type explainer struct {
@@ -241,14 +297,11 @@ func (ex *explainer) causes(s *Symbol, want string, prefix []Cause) [][]Cause {
 	defer delete(ex.seen, s)
 	wantTri, isTri := ParseTristate(want)
 	var out [][]Cause
-	follow := func(why string, assigns []Assignment) {
+	follow := func(why string, x *Expr, assigns []Assignment) {
 		l := link
 		l.Why = why
 		chain := append(append([]Cause(nil), prefix...), l)
-		if len(assigns) == 0 {
-			out = append(out, chain)
-			return
-		}
+		n := len(out)
 		for _, a := range assigns {
 			ns := ex.t.byName[a.Symbol]
 			if ns == nil || e.stringValue(ns) == a.Value {
@@ -256,11 +309,21 @@ func (ex *explainer) causes(s *Symbol, want string, prefix []Cause) [][]Cause {
 			}
 			out = append(out, ex.causes(ns, a.Value, chain)...)
 		}
+		if len(out) == n {
+			chain[len(chain)-1] = ex.rootLink(l, s, x)
+			out = append(out, chain)
+		}
+	}
+	end := func(why string) {
+		l := ex.rootLink(link, s, nil)
+		l.Why = why
+		out = append(out, append(append([]Cause(nil), prefix...), l))
 	}
 	v := e.vals[s.id]
 	if isTri && wantTri == Mod && s.Type == TypeTristate && e.modulesVal == No && ex.t.Modules != nil && !ex.t.Modules.isConst {
-		follow("m needs modules", []Assignment{{ex.t.Modules.Name, "y"}})
-		return out
+		// MODULES=n is one root cause; the dependencies that block y
+		// (or m) are others, listed below.
+		follow("m needs modules", nil, []Assignment{{ex.t.Modules.Name, "y"}})
 	}
 	switch {
 	case isTri && (s.Type == TypeBool || s.Type == TypeTristate) && wantTri > v.tri:
@@ -268,11 +331,11 @@ func (ex *explainer) causes(s *Symbol, want string, prefix []Cause) [][]Cause {
 		for _, term := range exprSplitAnd(s.DirDep) {
 			if e.expr(term) < wantTri {
 				blocked = true
-				follow("depends on "+term.String(), ex.need(term, true))
+				follow("depends on "+term.String(), term, ex.need(term, true))
 			}
 		}
 		if !blocked && s.choice != nil && e.expr(s.choice.Dep) == No {
-			follow("choice depends on "+s.choice.Dep.String(), ex.need(s.choice.Dep, true))
+			follow("choice depends on "+s.choice.Dep.String(), s.choice.Dep, ex.need(s.choice.Dep, true))
 			blocked = true
 		}
 		if !blocked {
@@ -281,23 +344,19 @@ func (ex *explainer) causes(s *Symbol, want string, prefix []Cause) [][]Cause {
 				if e.isPrompt(p) {
 					hasPrompt = true
 					if c := e.expr(p.Cond); c < wantTri {
-						follow("prompt visible if "+p.Cond.String(), ex.need(p.Cond, true))
+						follow("prompt visible if "+p.Cond.String(), p.Cond, ex.need(p.Cond, true))
 						blocked = true
 					}
 				}
 			}
 			if !hasPrompt {
 				if p := ex.blockedDefault(s, wantTri); p != nil {
-					follow("default "+p.Expr.String()+" if "+p.Cond.String(), ex.need(p.Cond, true))
+					follow("default "+p.Expr.String()+" if "+p.Cond.String(), p.Cond, ex.need(p.Cond, true))
 				} else {
-					l := link
-					l.Why = "no prompt: set only by defaults, select and imply"
-					out = append(out, append(append([]Cause(nil), prefix...), l))
+					end("no prompt: set only by defaults, select and imply")
 				}
 			} else if !blocked {
-				l := link
-				l.Why = "not set in the input"
-				out = append(out, append(append([]Cause(nil), prefix...), l))
+				end("not set in the input")
 			}
 		}
 	case isTri && (s.Type == TypeBool || s.Type == TypeTristate) && wantTri < v.tri:
@@ -305,23 +364,20 @@ func (ex *explainer) causes(s *Symbol, want string, prefix []Cause) [][]Cause {
 		for _, term := range exprSplitOr(s.RevDep) {
 			if e.expr(term) > wantTri {
 				forced = true
-				follow("selected by "+term.String(), ex.need(term, false))
+				follow("selected by "+term.String(), term, ex.need(term, false))
 			}
 		}
 		if !forced {
-			l := link
-			l.Why = "default or input value"
-			out = append(out, append(append([]Cause(nil), prefix...), l))
+			end("default or input value")
 		}
 	default:
-		l := link
-		l.Why = "value"
+		why := "value"
 		if r := e.rangeProp(s); r != nil {
-			l.Why = "range " + exprSymName(r.Expr.Sym) + " " + exprSymName(r.Expr.Sym2)
+			why = "range " + exprSymName(r.Expr.Sym) + " " + exprSymName(r.Expr.Sym2)
 		} else if v.visible == No {
-			l.Why = "prompt not visible"
+			why = "prompt not visible"
 		}
-		out = append(out, append(append([]Cause(nil), prefix...), l))
+		end(why)
 	}
 	return out
 }
@@ -330,7 +386,7 @@ func (ex *explainer) causes(s *Symbol, want string, prefix []Cause) [][]Cause {
 // with olddefconfig.
 func (ex *explainer) fix(input []byte, s *Symbol, want string) ([]Assignment, string) {
 	t := ex.t
-	takes := func(as []Assignment) (*Result, bool) {
+	takes := func(as []Assignment) (*TargetResult, bool) {
 		var b bytes.Buffer
 		b.Write(input)
 		if len(input) > 0 && input[len(input)-1] != '\n' {
@@ -339,7 +395,7 @@ func (ex *explainer) fix(input []byte, s *Symbol, want string) ([]Assignment, st
 		for _, a := range as {
 			ns := t.byName[a.Symbol]
 			if ns != nil && ns.Type == TypeString {
-				b.WriteString(DefaultPrefix + a.Symbol + "=" + confEscape(a.Value) + "\n")
+				b.WriteString(DefaultPrefix + a.Symbol + "=" + StringValue(a.Value).String() + "\n")
 			} else {
 				b.WriteString(a.String() + "\n")
 			}
@@ -523,7 +579,7 @@ func (ex *explainer) settable(e *evaluator, s *Symbol) bool {
 	return false
 }
 
-func (ex *explainer) minimize(set []Assignment, takes func([]Assignment) (*Result, bool)) []Assignment {
+func (ex *explainer) minimize(set []Assignment, takes func([]Assignment) (*TargetResult, bool)) []Assignment {
 	for i := 0; i < len(set); {
 		trial := append(append([]Assignment(nil), set[:i]...), set[i+1:]...)
 		if _, ok := takes(trial); ok && len(trial) > 0 {
@@ -558,7 +614,7 @@ func (x *Explanation) String() string {
 	if len(x.DependsOn) > 0 {
 		b.WriteString("  depends on:\n")
 		for _, t := range x.DependsOn {
-			fmt.Fprintf(&b, "    [%s] %s%s\n", t.Value, t.Expr, mark(t))
+			fmt.Fprintf(&b, "    [%s] %s%s%s\n", t.Value, t.Expr, termValues(t), mark(t))
 		}
 	}
 	if len(x.SelectedBy) > 0 {
@@ -586,7 +642,14 @@ func (x *Explanation) String() string {
 			for _, c := range chain {
 				parts = append(parts, c.Symbol+"="+c.Value)
 			}
-			fmt.Fprintf(&b, "    %s (%s)\n", strings.Join(parts, " -> "), chain[len(chain)-1].Why)
+			last := chain[len(chain)-1]
+			fmt.Fprintf(&b, "    %s (%s)\n", strings.Join(parts, " -> "), last.Why)
+			if len(last.Values) > 0 {
+				fmt.Fprintf(&b, "      values: %s\n", strings.Join(last.Values, " "))
+			}
+			for _, m := range last.Macros {
+				writeMacroRun(&b, m, "      ")
+			}
 		}
 	}
 	if len(x.Fix) > 0 {
@@ -598,4 +661,37 @@ func (x *Explanation) String() string {
 		fmt.Fprintf(&b, "  no assignment makes it take: %s\n", x.Unfixable)
 	}
 	return b.String()
+}
+
+// termValues renders a term's symbol values, " (A=y B=22)", when they
+// say more than the term's own value.
+func termValues(t ExplainTerm) string {
+	if len(t.Values) == 0 || len(t.Values) == 1 && !strings.ContainsAny(t.Expr, "=<>!&|(") {
+		return ""
+	}
+	return " (" + strings.Join(t.Values, " ") + ")"
+}
+
+// writeMacroRun renders one macro command: what ran, its exit status
+// and result, the first lines of its output.
+func writeMacroRun(b *strings.Builder, m MacroRun, indent string) {
+	kind := "$(shell)"
+	if m.Success {
+		kind = "$(success)"
+	}
+	fmt.Fprintf(b, "%s%s ran: %s\n", indent, kind, m.Command)
+	switch m.Status {
+	case -2:
+		fmt.Fprintf(b, "%s  (not recorded in the macro cache)\n", indent)
+		return
+	case -1:
+		fmt.Fprintf(b, "%s  killed by a signal, gave %q\n", indent, m.Result)
+	default:
+		fmt.Fprintf(b, "%s  exit status %d, gave %q\n", indent, m.Status, m.Result)
+	}
+	if m.Output != "" && (m.Success || m.Output != m.Result) {
+		for _, l := range strings.Split(m.Output, "\n") {
+			fmt.Fprintf(b, "%s  | %s\n", indent, l)
+		}
+	}
 }

@@ -2,10 +2,10 @@ package kconfig
 
 import (
 	"bytes"
-	"os"
 	"strings"
 	"testing"
 
+	"github.com/rflkit/rflkit/internal/fragment"
 	"github.com/rflkit/rflkit/internal/testenv"
 )
 
@@ -17,12 +17,8 @@ func explainInput(t *testing.T, tr *Tree, extra string) *Config {
 	if err != nil {
 		t.Fatal(err)
 	}
-	frag, err := os.ReadFile("testdata/lang/rust-tiny.config")
-	if err != nil {
-		t.Fatal(err)
-	}
-	in := confMergeText(tiny.Bytes(), frag)
-	in = confMergeText(in, []byte(extra))
+	in := mergeText(t, tiny.Bytes(), []byte(fragment.TinyRust(true)))
+	in = mergeText(t, in, []byte(extra))
 	c, err := Parse(bytes.NewReader(in), "input", ParseOptions{Lenient: true})
 	if err != nil {
 		t.Fatal(err)
@@ -41,7 +37,7 @@ func explainApply(t *testing.T, tr *Tree, in *Config, x *Explanation) {
 	for _, a := range x.Fix {
 		lines = append(lines, a.String())
 	}
-	fixed := confMergeText(in.Bytes(), []byte(strings.Join(lines, "\n")+"\n"))
+	fixed := mergeText(t, in.Bytes(), []byte(strings.Join(lines, "\n")+"\n"))
 	c, err := Parse(bytes.NewReader(fixed), "fixed", ParseOptions{Lenient: true})
 	if err != nil {
 		t.Fatal(err)
@@ -68,12 +64,12 @@ func explainHasChain(x *Explanation, want ...string) bool {
 func TestIntegrationExplainInlineHelpersWithGCC(t *testing.T) {
 	testenv.Integration(t)
 	vars := map[string]string{}
-	for k, v := range langToolVars(t) {
+	for k, v := range toolVars(t) {
 		if k != "LLVM" {
 			vars[k] = v
 		}
 	}
-	tr := langLoadReal(t, "", vars)
+	tr := loadReal(t, "", vars)
 	in := explainInput(t, tr, "")
 	x, err := tr.Explain(in, "RUST_INLINE_HELPERS", "y")
 	if err != nil {
@@ -93,7 +89,7 @@ func TestIntegrationExplainInlineHelpersWithGCC(t *testing.T) {
 
 func TestIntegrationExplainRustModversions(t *testing.T) {
 	testenv.Integration(t)
-	tr := langLoadReal(t, "", langToolVars(t))
+	tr := loadReal(t, "", toolVars(t))
 	in := explainInput(t, tr, "CONFIG_MODULES=y\nCONFIG_MODVERSIONS=y\n# CONFIG_GENDWARFKSYMS is not set\n")
 	x, err := tr.Explain(in, "RUST", "y")
 	if err != nil {
@@ -120,7 +116,7 @@ func TestIntegrationExplainRustModversions(t *testing.T) {
 
 func TestIntegrationExplainRustNullWithoutConfigfs(t *testing.T) {
 	testenv.Integration(t)
-	tr := langLoadReal(t, "", langToolVars(t))
+	tr := loadReal(t, "", toolVars(t))
 	// BLK_DEV_NULL_BLK selects CONFIGFS_FS: leave both out.
 	in := explainInput(t, tr, "# CONFIG_CONFIGFS_FS is not set\n# CONFIG_BLK_DEV_NULL_BLK is not set\n")
 	x, err := tr.Explain(in, "BLK_DEV_RUST_NULL", "y")

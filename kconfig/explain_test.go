@@ -8,7 +8,7 @@ import (
 
 func explainSmall(t *testing.T, input, sym, want string) *Explanation {
 	t.Helper()
-	tr := confGoldenTree(t, "testdata/lang/basic")
+	tr := loadGoldenTree(t, "testdata/lang/basic")
 	in, err := Parse(bytes.NewReader([]byte(input)), "in", ParseOptions{Lenient: true})
 	if err != nil {
 		t.Fatal(err)
@@ -63,7 +63,7 @@ func TestExplainSmallTree(t *testing.T) {
 	if x.Takes || !explainHasChain(x, "E=y", "MODULES=n") || len(x.Fix) != 2 {
 		t.Errorf("E=m without modules:\n%s", x)
 	}
-	tr := confGoldenTree(t, "testdata/lang/basic")
+	tr := loadGoldenTree(t, "testdata/lang/basic")
 	if _, err := tr.Explain(nil, "NOPE", "y"); err == nil {
 		t.Errorf("unknown symbol: no error")
 	}
@@ -74,7 +74,7 @@ func TestExplainSmallTree(t *testing.T) {
 
 // The expected text is what scripts/kconfig/conf prints for this tree.
 func TestUnmetDependencyWarning(t *testing.T) {
-	tr := confGoldenTree(t, "testdata/lang/basic")
+	tr := loadGoldenTree(t, "testdata/lang/basic")
 	r := tr.OldDefconfig(nil)
 	var got string
 	for _, w := range r.Warnings {

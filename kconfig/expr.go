@@ -17,10 +17,6 @@ const (
 	ExprLessEqual               // Sym <= Sym2
 	ExprGreater                 // Sym > Sym2
 	ExprGreaterEq               // Sym >= Sym2
-
-	// exprIsNo is y when Left is n, else n (the "if" of "depends on X if
-	// Y", which the kernel builds with expr_trans_compare).
-	exprIsNo ExprOp = 100
 )
 
 // Expr is a Kconfig expression. A nil *Expr means "y" (no condition).
@@ -149,10 +145,6 @@ func exprPrint(b *strings.Builder, e *Expr, prev ExprOp, val func(*Symbol) strin
 		exprPrint(b, e.Left, ExprOr, val)
 		b.WriteString(" || ")
 		exprPrint(b, e.Right, ExprOr, val)
-	case exprIsNo:
-		b.WriteByte('(')
-		exprPrint(b, e.Left, ExprSymbol, val)
-		b.WriteString(")=n")
 	default:
 		sym(e.Sym)
 		b.WriteString(e.Op.text())
@@ -171,7 +163,7 @@ func (e *Expr) Symbols(f func(*Symbol)) {
 	switch e.Op {
 	case ExprSymbol:
 		f(e.Sym)
-	case ExprNot, exprIsNo:
+	case ExprNot:
 		e.Left.Symbols(f)
 	case ExprAnd, ExprOr:
 		e.Left.Symbols(f)

@@ -31,7 +31,7 @@ func BenchmarkBoot(b *testing.B) {
 		return p
 	}
 	small := initrd(InitramfsSpec{})
-	withFio := initrd(InitramfsSpec{Binaries: []string{fio}})
+	withFio := initrd(InitramfsSpec{Binaries: []string{fio}, Stubs: fioStubs()})
 	fullFio := initrd(InitramfsSpec{Binaries: []string{fio}, FullLibraries: true})
 	// Building the 93 MB archive leaves garbage behind; collect it now so
 	// that the GC does not compete with the first boots for the CPUs.

@@ -11,29 +11,47 @@
 // QEMU runs in its own process group, is killed when the Start context is
 // cancelled, and gets SIGKILL if the calling process dies.
 //
-// The console (ttyS0, on QEMU's stdout) is streamed to StartOptions.Console
-// and ConsoleLog and scanned line by line: Oops, BUG, WARN, general
-// protection faults, hung tasks, Rust panics and "Kernel panic - not
-// syncing" become a *PanicError with the relevant excerpt. Guests run with
-// panic=-1 oops=panic, so a fatal problem ends the run at once.
+// The console (ttyS0 on x86_64, on QEMU's stdout) is streamed to
+// StartOptions.Console and ConsoleLog and scanned line by line: Oops, BUG,
+// WARN, general protection faults, hung tasks, Rust panics and "Kernel
+// panic - not syncing" become a *PanicError with the relevant excerpt.
+// Guests run with panic=-1 oops=panic, so a fatal problem ends the run at
+// once.
 //
 // # Accelerator
 //
 // Accel "" (or "auto") is decided by ChooseAccel: KVM only when a guest
-// really boots under it (a bounded probe, cached per host), else TCG. On
-// PVM hosts (kvm_pvm) a stock kernel hangs after "early console in setup
-// code" and the probe falls back to TCG.
+// really boots under it (a bounded probe), else TCG. A Machine with ICount
+// gets TCG without a probe. Verdicts are cached under <CacheDir>/qemu/,
+// one per host (kernel release, kvm modules), QEMU binary (path, size,
+// modification time, version) and kernel content (with the machine type,
+// CPU model and firmware), so each kernel is probed once. A failed KVM
+// probe is not yet a verdict: it is confirmed by booting the same machine
+// under TCG (Start's own boot is that confirmation; ChooseAccel boots once
+// more), and only a kernel that boots under TCG gets "TCG" cached. A
+// kernel that fails under both is broken, says nothing about KVM, and is
+// not cached. On PVM hosts (kvm_pvm) a stock kernel hangs after "early
+// console in setup code": the probe times out, the TCG boot works, and TCG
+// is cached for that kernel.
+//
+// # Architecture
+//
+// Machine.Arch ("" = x86_64) picks the QEMU binary, the default machine
+// type and the console device from internal/karch's table
+// (qemu-system-x86_64, pc, ttyS0 for x86_64); an architecture the table
+// has no QEMU machine for is an error from Argv and Check.
 //
 // # Machine type, firmware and boot time
 //
-// Measured with the tiny 7.2 Rust kernel (tinyconfig + the FACTS.md
+// Measured with the tiny 7.2 Rust kernel (tinyconfig + the internal/fragment
 // fragment) under TCG on a shared 2-CPU host (scripts/boot-time, 5-10
 // interleaved boots per setup): with the defaults, 1.6-1.9 s median from
 // Start to the first command's result at load 2.5-3.5 and 2.8 s at load 6
 // (1.35-1.5 s in single runs on a quieter host); the guest's uptime is
 // 0.55-0.8 s when the agent is ready. The rest is QEMU, the firmware and
-// the kernel's decompressor. Without FastBootArgs: 1.18x; with fio in the
-// initramfs: 9.9 MB with stubs (1.07x), 93 MB without (1.37x).
+// the kernel's decompressor. Without the i8042 and APIC timer parameters
+// (FastBootArgsFor): 1.18x; with fio in the initramfs: 9.9 MB with stubs
+// (1.07x), 93 MB without (1.37x).
 //
 //   - The default is "pc" with SeaBIOS and the agent on virtio-serial; q35
 //     and qboot were not measurably faster (within the run-to-run noise of a
@@ -57,9 +75,21 @@
 //     passes virtio_mmio.device= for microvm), and CONFIG_PVH to skip the
 //     firmware and the decompressor altogether (-kernel vmlinux).
 //   - The default command line skips the i8042 probes (~0.1 s) and, under
-//     plain TCG, the local APIC timer verification, which fails there
-//     anyway after ~0.27 s (FastBootArgs).
+//     TCG (with or without -icount), the local APIC timer's calibration
+//     (noapictimer) and the IO-APIC timer check (no_timer_check): see
+//     FastBootArgsFor. Measured on the tiny kernel, TCG, 1 vCPU, 3 boots
+//     each, Start to the first command's result: under -icount shift=0
+//     24.7, 29.2 and 25.2 s without noapictimer (guest uptime 0.26 s at
+//     the first command), 2.3, 4.8 and 1.7 s with it (0.05 s), as the
+//     calibration loop burns guest instructions, which are guest time;
+//     under plain TCG 2.1, 2.0 and 3.3 s against 2.0, 3.5 and 1.5 s, as
+//     the timer fails its verification there anyway ("Disabling APIC
+//     timer" in both). The IO-APIC check fails at random under TCG on a
+//     loaded host and panics the kernel ("IO-APIC + timer doesn't
+//     work!"). So every TCG guest runs on the PIT tick. Under KVM neither
+//     parameter is added.
 //   - The initramfs is an uncompressed cpio (nothing to decompress);
-//     replacing fio's unused libraries by stubs takes it from 93 MB to
+//     replacing fio's unused libraries by stubs (InitramfsSpec.Stubs; nil
+//     means none, bench.FioStubs lists fio's) takes it from 93 MB to
 //     10 MB.
 package qemu

@@ -21,26 +21,84 @@ import (
 // listens on the agent sockets of its command line, prints a console on
 // stdout and serves the agent protocol with host commands, so that Start,
 // Run, Stop, Wait and the console watcher are tested without a kernel.
+//
+// A kernel file that starts with "fake-mode:" overrides the mode, so that
+// one test can boot kernels that behave differently. Modes: "ok"; "hang"
+// (never ready); "boot-panic"; "deaf" (ignores power-off); "garbage"
+// (QEMU refuses the kernel: a message on stderr, exit 1, under any
+// accelerator); "kvm-hang" (hangs under -accel kvm, like a stock kernel
+// on a PVM host, works under TCG); "exit-after-connect" (QEMU accepts the
+// agent connection, then fails with a message on stderr). Each run is
+// logged to $RFLKIT_FAKE_QEMU_LOG ("accel=kvm mode=ok") when set.
+//
+// RFLKIT_TEST_HELPER=start-and-wait makes the test binary a process that
+// boots a fake VM, prints its run directory and QEMU's pid, and waits to
+// be killed.
 func TestMain(m *testing.M) {
 	if mode := os.Getenv("RFLKIT_FAKE_QEMU"); mode != "" {
 		os.Exit(fakeQEMU(mode, os.Args[1:]))
 	}
+	if os.Getenv("RFLKIT_TEST_HELPER") == "start-and-wait" {
+		os.Exit(startAndWait())
+	}
 	os.Exit(m.Run())
 }
 
+// startAndWait is the RFLKIT_TEST_HELPER=start-and-wait process.
+func startAndWait() int {
+	exe, _ := os.Executable()
+	os.Setenv("RFLKIT_FAKE_QEMU", "ok") // for QEMU, which inherits it
+	kernel := os.Getenv("RFLKIT_TEST_KERNEL")
+	vm, err := Start(context.Background(), Machine{QEMU: exe, Kernel: kernel, Initramfs: kernel, Accel: AccelTCG},
+		StartOptions{BootTimeout: 20 * time.Second})
+	if err != nil {
+		fmt.Println("error:", err)
+		return 1
+	}
+	fmt.Println(filepath.Dir(vm.Machine().AgentSocket), vm.Pid())
+	time.Sleep(time.Hour)
+	return 0
+}
+
 func fakeQEMU(mode string, args []string) int {
+	if len(args) == 1 && args[0] == "--version" {
+		fmt.Println("QEMU emulator version 7.2.99 (fake)")
+		return 0
+	}
 	var socks []string
+	accel := ""
 	for i := 0; i+1 < len(args); i++ {
-		if args[i] == "-chardev" && strings.HasPrefix(args[i+1], "socket,") {
-			for _, kv := range strings.Split(args[i+1], ",") {
-				if p, ok := strings.CutPrefix(kv, "path="); ok {
-					socks = append(socks, p)
+		switch args[i] {
+		case "-chardev":
+			if strings.HasPrefix(args[i+1], "socket,") {
+				for _, kv := range strings.Split(args[i+1], ",") {
+					if p, ok := strings.CutPrefix(kv, "path="); ok {
+						socks = append(socks, p)
+					}
+				}
+			}
+		case "-accel":
+			accel = args[i+1]
+		case "-kernel":
+			if b, err := os.ReadFile(args[i+1]); err == nil {
+				if m, ok := strings.CutPrefix(string(b), "fake-mode:"); ok {
+					mode, _, _ = strings.Cut(m, "\n")
 				}
 			}
 		}
 	}
+	if log := os.Getenv("RFLKIT_FAKE_QEMU_LOG"); log != "" {
+		if f, err := os.OpenFile(log, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644); err == nil {
+			fmt.Fprintf(f, "accel=%s mode=%s\n", accel, mode)
+			f.Close()
+		}
+	}
+	if mode == "garbage" {
+		fmt.Fprintln(os.Stderr, "qemu-system-x86_64: fake: the kernel is garbage")
+		return 1
+	}
 	fmt.Println("Linux version 7.2.12-fake\r")
-	if mode == "hang" {
+	if mode == "hang" || mode == "kvm-hang" && accel == AccelKVM {
 		time.Sleep(time.Hour)
 		return 0
 	}
@@ -63,6 +121,13 @@ func fakeQEMU(mode string, args []string) int {
 	}
 	conn, err := lns[0].Accept() // the virtio port comes first
 	if err != nil {
+		return 1
+	}
+	if mode == "exit-after-connect" {
+		// The guest side is connected (the host waits for ready),
+		// then QEMU fails.
+		time.Sleep(100 * time.Millisecond)
+		fmt.Fprintln(os.Stderr, "qemu-system-x86_64: fake: virtio-serial: device failed")
 		return 1
 	}
 	// Commands "fake-panic" and "fake-warn" print kernel reports.

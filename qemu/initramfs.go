@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"github.com/rflkit/rflkit/internal/atomicfile"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -17,7 +16,9 @@ import (
 	"strings"
 
 	"github.com/rflkit/rflkit/internal/agent"
+	"github.com/rflkit/rflkit/internal/atomicfile"
 	"github.com/rflkit/rflkit/internal/initramfs"
+	"github.com/rflkit/rflkit/internal/osutil"
 )
 
 // File is a file to put in the initramfs.
@@ -26,18 +27,6 @@ type File struct {
 	Source string      // host file to copy; or
 	Data   []byte      // the contents
 	Mode   fs.FileMode // permissions; 0 = 0644 (0755 for Source files that are executable)
-}
-
-// DefaultStubs are shared libraries that Debian's fio links for ioengines
-// rflkit does not use (GlusterFS, NBD, RDMA, Ceph RADOS/RBD, PMDK).
-// Together with their own dependencies they weigh ~80 MB; BuildInitramfs
-// replaces them with generated stubs of ~5 KB each that define the symbols
-// the binary imports (every call prints an error and exits 127).
-func DefaultStubs() []string {
-	return []string{
-		"libgfapi.so.0", "libnbd.so.0", "libibverbs.so.1", "librdmacm.so.1",
-		"librados.so.2", "librbd.so.1", "libpmemblk.so.1", "libpmem.so.1",
-	}
 }
 
 // InitramfsSpec describes an initramfs for Start: the guest agent as
@@ -58,13 +47,17 @@ type InitramfsSpec struct {
 	// Binaries are host executables, put at the same path in the guest
 	// ("/usr/bin/fio"), with their loader and libraries.
 	Binaries []string
-	// Stubs are the DT_NEEDED names of libraries to replace by stubs;
-	// nil = DefaultStubs(). Libraries not needed by a binary are ignored.
-	// FullLibraries keeps every real library instead.
+	// Stubs are the DT_NEEDED names of libraries to replace by generated
+	// stubs of a few KB that define the symbols the binaries import (every
+	// call prints an error and exits 127); nil = none. Which libraries a
+	// program can do without is its user's knowledge (bench.FioStubs for
+	// fio). Names no binary needs are ignored. FullLibraries keeps every
+	// real library even when Stubs names some.
 	Stubs         []string
 	FullLibraries bool
-	// Modules are kernel modules (.ko), put in /lib/modules/ by base name
-	// for insmod.
+	// Modules are kernel modules (.ko files on the host), put in
+	// ModuleDir (/lib/modules/) by base name: VM.LoadModule(ctx, "rnull_mod",
+	// params) loads /lib/modules/rnull_mod.ko (busybox insmod works too).
 	Modules []string
 	// Files are extra files.
 	Files []File
@@ -126,11 +119,7 @@ func initramfsContents(ctx context.Context, spec InitramfsSpec) (*initramfs.Arch
 	if len(spec.Binaries) > 0 {
 		stubs := map[string]bool{}
 		if !spec.FullLibraries {
-			list := spec.Stubs
-			if list == nil {
-				list = DefaultStubs()
-			}
-			for _, s := range list {
+			for _, s := range spec.Stubs {
 				stubs[s] = true
 			}
 		}
@@ -246,10 +235,11 @@ func addBusybox(ctx context.Context, a *initramfs.Archive, bb string) error {
 	if deps.Interp != "" || len(deps.Libraries) > 0 {
 		return fmt.Errorf("qemu: initramfs: %s is dynamically linked; a static busybox is needed (busybox-static)", bb)
 	}
-	out, err := exec.CommandContext(ctx, bb, "--list-full").Output()
+	res, err := osutil.Run(ctx, osutil.Options{}, bb, "--list-full")
 	if err != nil {
-		return fmt.Errorf("qemu: initramfs: %s --list-full: %w", bb, err)
+		return fmt.Errorf("qemu: initramfs: %w", err)
 	}
+	out := res.Stdout
 	if err := a.AddHostFile("bin/busybox", bb, 0o755); err != nil {
 		return err
 	}

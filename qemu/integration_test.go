@@ -123,12 +123,30 @@ func TestIntegrationRun(t *testing.T) {
 		t.Errorf("ls /nonexistent: %d %q", res.ExitCode, res.Stderr)
 	}
 
-	res, err = vm.Run(ctx, "/no/such/program")
+	var streamed bytes.Buffer
+	res, err = vm.Exec(ctx, Command{Argv: []string{"/no/such/program"}, Stderr: &streamed})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.ExitCode != 127 {
-		t.Errorf("missing program: exit %d %q", res.ExitCode, res.Stderr)
+	want := "rflkit-agent: /no/such/program: no such file or directory\n"
+	if res.ExitCode != 127 || string(res.Stderr) != want || streamed.String() != want {
+		t.Errorf("missing program: exit %d, stderr %q, streamed %q; want %q", res.ExitCode, res.Stderr, streamed.String(), want)
+	}
+
+	// Streamed stdin: far beyond the flow-control window, binary, and
+	// EOF ends the command.
+	in := bytes.Repeat([]byte("stdin \x00\x01\xfe\xff line\n"), 50000)
+	res, err = vm.Exec(ctx, Command{Argv: []string{"sh", "-c", "cat; echo end"}, Stdin: bytes.NewReader(in)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.ExitCode != 0 || !bytes.Equal(res.Stdout, append(append([]byte(nil), in...), "end\n"...)) {
+		t.Errorf("cat of %d bytes of stdin: exit %d, %d bytes back", len(in), res.ExitCode, len(res.Stdout))
+	}
+	// A command that reads part of its input ends the run.
+	res, err = vm.Exec(ctx, Command{Argv: []string{"head", "-c", "3"}, Stdin: bytes.NewReader(make([]byte, 8<<20))})
+	if err != nil || res.ExitCode != 0 || len(res.Stdout) != 3 {
+		t.Errorf("head -c 3: %+v %v", res, err)
 	}
 
 	res, err = vm.Exec(ctx, Command{Argv: []string{"sleep", "60"}, Timeout: time.Second})
@@ -186,7 +204,7 @@ func TestIntegrationFio(t *testing.T) {
 	fio := testenv.LookPath(t, "fio")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	vm := boot(t, ctx, InitramfsSpec{Binaries: []string{fio}}, nil)
+	vm := boot(t, ctx, InitramfsSpec{Binaries: []string{fio}, Stubs: fioStubs()}, nil)
 	res, err := vm.Run(ctx, "fio", "--version")
 	if err != nil {
 		t.Fatal(err)
@@ -274,12 +292,21 @@ func TestIntegrationSerialTransport(t *testing.T) {
 	defer cancel()
 	vm := boot(t, ctx, InitramfsSpec{}, func(m *Machine) { m.Transport = TransportSerial })
 	// Binary-safe over the UART in raw mode.
-	res, err := vm.Exec(ctx, Command{Argv: []string{"cat"}, Stdin: []byte("a\x00\x03\x11\x13\r\n\xffz")})
+	res, err := vm.Exec(ctx, Command{Argv: []string{"cat"}, Stdin: strings.NewReader("a\x00\x03\x11\x13\r\n\xffz")})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if string(res.Stdout) != "a\x00\x03\x11\x13\r\n\xffz" {
 		t.Errorf("cat over ttyS1: %q", res.Stdout)
+	}
+	// Beyond the flow-control window over the UART.
+	in := bytes.Repeat([]byte("serial\x00\x03\x11\x13\r\n"), 20000)
+	res, err = vm.Exec(ctx, Command{Argv: []string{"cat"}, Stdin: bytes.NewReader(in)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(res.Stdout, in) {
+		t.Errorf("cat of %d bytes over ttyS1: %d bytes back", len(in), len(res.Stdout))
 	}
 }
 
@@ -351,5 +378,49 @@ func TestIntegrationSMP(t *testing.T) {
 	var ge *GuestError
 	if !errors.As(err, &ge) || !strings.Contains(err.Error(), "1 of 2 vCPUs") {
 		t.Errorf("SeaBIOS with 2 CPUs: %v, want the vCPU error", err)
+	}
+}
+
+// With the real QEMU: a file that is not a kernel fails under KVM and
+// under TCG; that is not a verdict on KVM and nothing is cached, while
+// the real kernel then gets its own probe.
+func TestIntegrationAccelProbeGarbageKernel(t *testing.T) {
+	testenv.Integration(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cache := t.TempDir()
+	initrd, err := BuildInitramfs(ctx, InitramfsSpec{CacheDir: testenv.CacheDir(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	garbage := filepath.Join(t.TempDir(), "bzImage")
+	if err := os.WriteFile(garbage, bytes.Repeat([]byte("not a kernel\n"), 1000), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	opts := ProbeOptions{CacheDir: cache, Timeout: 8 * time.Second, ConfirmTimeout: time.Minute}
+	c, err := ChooseAccel(ctx, Machine{Kernel: garbage, Initramfs: initrd}, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("garbage kernel: %+v", c)
+	if c.Accel != AccelTCG || c.Cached || !strings.Contains(c.Reason, "not cached") {
+		t.Errorf("garbage kernel: %+v", c)
+	}
+	if files, _ := filepath.Glob(filepath.Join(cache, "qemu", "*.json")); len(files) != 0 {
+		t.Errorf("verdicts cached for a garbage kernel: %q", files)
+	}
+	// Start with auto returns QEMU's own complaint, first.
+	_, err = Start(ctx, Machine{Kernel: garbage, Initramfs: initrd}, StartOptions{CacheDir: cache, Probe: opts})
+	var ge *GuestError
+	if !errors.As(err, &ge) || !ge.Exited || !strings.HasPrefix(err.Error(), "qemu: boot: QEMU exited (exit status 1): qemu") {
+		t.Errorf("Start of a garbage kernel: %v", err)
+	}
+	t.Logf("Start: %v", err)
+	c, err = ChooseAccel(ctx, Machine{Kernel: tinyKernel(t), Initramfs: initrd}, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Cached || !strings.Contains(c.Reason, "KVM probe") {
+		t.Errorf("the real kernel after a garbage one: %+v, want its own probe", c)
 	}
 }

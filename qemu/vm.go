@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/rflkit/rflkit/internal/agent"
+	"github.com/rflkit/rflkit/internal/osutil"
+	"github.com/rflkit/rflkit/internal/tmpdir"
 )
 
 // StartOptions configures Start. The zero value is ready to use.
@@ -52,6 +54,7 @@ type VM struct {
 	log     *slog.Logger
 	cmd     *exec.Cmd
 	tmp     string
+	runLock *os.File // the run directory's lock, held while the VM lives
 	watch   *watcher
 	client  *agent.Client
 	ready   *agent.Message
@@ -80,10 +83,14 @@ type Result struct {
 
 // Command is a command for VM.Exec.
 type Command struct {
-	Argv    []string
-	Env     []string // added to the agent's environment (PATH=/usr/sbin:/usr/bin:/sbin:/bin, HOME=/root)
-	Dir     string
-	Stdin   []byte
+	Argv []string
+	Env  []string // added to the agent's environment (PATH=/usr/sbin:/usr/bin:/sbin:/bin, HOME=/root)
+	Dir  string
+	// Stdin is streamed to the command until it returns io.EOF (or
+	// another error), which closes the command's input; nil = an empty
+	// input. A Read still blocked when the command exits is not waited
+	// for (its goroutine ends when the Read returns), so os.Stdin works.
+	Stdin   io.Reader
 	Timeout time.Duration // enforced in the guest; 0 = none
 	// Stdout and Stderr receive the output as it streams; the Result
 	// holds a copy as well.
@@ -96,20 +103,56 @@ type GuestError struct {
 	Op      string // "boot", "run", "wait"
 	Err     error
 	Console string // the last console lines
-	Stderr  string // QEMU's stderr
+	Stderr  string // QEMU's stderr (its last 64 KiB)
+	// Exited is set when QEMU ended by itself (rflkit did not kill it)
+	// before or during Op; ExitErr is then its exit status (nil = 0).
+	Exited  bool
+	ExitErr error
 }
 
-// Error includes QEMU's stderr and the last console lines.
+// stderrLines is how much of QEMU's stderr Error shows.
+const stderrLines = 30
+
+// Error puts QEMU's own message first when QEMU exited by itself (that
+// is what explains an early exit; the host side's view, such as a reset
+// agent connection, follows), then the last console lines.
 func (e *GuestError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "qemu: %s: %v", e.Op, e.Err)
-	if s := strings.TrimSpace(e.Stderr); s != "" {
-		fmt.Fprintf(&b, "\nqemu stderr:\n%s", s)
+	stderr := lastLines(strings.TrimSpace(e.Stderr), stderrLines)
+	if e.Exited {
+		fmt.Fprintf(&b, "qemu: %s: QEMU exited", e.Op)
+		if e.ExitErr != nil {
+			fmt.Fprintf(&b, " (%v)", e.ExitErr)
+		}
+		switch {
+		case stderr == "":
+		case !strings.Contains(stderr, "\n"):
+			fmt.Fprintf(&b, ": %s", stderr)
+		default:
+			fmt.Fprintf(&b, ":\n%s", stderr)
+		}
+		if e.Err != nil && e.Err != e.ExitErr {
+			fmt.Fprintf(&b, "\n(the host saw: %v)", e.Err)
+		}
+	} else {
+		fmt.Fprintf(&b, "qemu: %s: %v", e.Op, e.Err)
+		if stderr != "" {
+			fmt.Fprintf(&b, "\nqemu stderr:\n%s", stderr)
+		}
 	}
 	if s := strings.TrimSpace(e.Console); s != "" {
 		fmt.Fprintf(&b, "\nconsole (last lines):\n%s", s)
 	}
 	return b.String()
+}
+
+// lastLines returns the last n lines of s.
+func lastLines(s string, n int) string {
+	lines := strings.Split(s, "\n")
+	if len(lines) <= n {
+		return s
+	}
+	return "...\n" + strings.Join(lines[len(lines)-n:], "\n")
 }
 
 // Unwrap returns the underlying error (context.DeadlineExceeded for a boot timeout).
@@ -120,22 +163,28 @@ func (e *GuestError) Unwrap() error { return e.Err }
 // ctx is done: cancelling ctx kills QEMU's whole process group. QEMU also
 // dies with the calling process (PR_SET_PDEATHSIG).
 //
-// With Accel "" or "auto" Start first decides the accelerator
-// (ChooseAccel). Without Initramfs it builds the default one
-// (BuildInitramfs with the zero spec). A kernel problem during boot is
-// returned as *PanicError, other failures as *GuestError.
+// Start checks m first (Machine.Check: a missing kernel is reported before
+// anything is built). With Accel "" or "auto" it then decides the
+// accelerator (ChooseAccel; when the KVM probe fails, the boot under TCG
+// that follows is the check that decides whether the failure was KVM's).
+// Without Initramfs it builds the default one (BuildInitramfs with the
+// zero spec). A kernel problem during boot is returned as *PanicError,
+// other failures as *GuestError.
+//
+// QEMU's sockets live in a directory $TMPDIR/rflkit-qemu-*, removed when
+// QEMU exits; it holds a lock for as long as the VM's process or QEMU
+// lives, and Start removes the directories left by processes that were
+// killed (SIGKILL) before they could clean up.
 func Start(ctx context.Context, m Machine, opts StartOptions) (*VM, error) {
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	t0 := time.Now()
-	if m.Kernel == "" {
-		return nil, errors.New("qemu: Machine.Kernel is required")
+	if err := m.Check(); err != nil {
+		return nil, err
 	}
-	if _, err := os.Stat(m.Kernel); err != nil {
-		return nil, fmt.Errorf("qemu: kernel: %w", err)
-	}
+	reapRunDirs(os.TempDir(), log)
 	if m.Initramfs == "" {
 		p, err := BuildInitramfs(ctx, InitramfsSpec{CacheDir: opts.CacheDir, Logger: log})
 		if err != nil {
@@ -144,7 +193,11 @@ func Start(ctx context.Context, m Machine, opts StartOptions) (*VM, error) {
 		m.Initramfs = p
 	}
 	choice := AccelChoice{Accel: m.Accel, Reason: "requested"}
-	if m.Accel == "" || m.Accel == AccelAuto {
+	var pending *pendingVerdict
+	switch {
+	case (m.Accel == "" || m.Accel == AccelAuto) && m.ICount != nil:
+		choice = AccelChoice{Accel: AccelTCG, Reason: "ICount needs TCG"}
+	case m.Accel == "" || m.Accel == AccelAuto:
 		po := opts.Probe
 		if po.CacheDir == "" {
 			po.CacheDir = opts.CacheDir
@@ -153,15 +206,33 @@ func Start(ctx context.Context, m Machine, opts StartOptions) (*VM, error) {
 			po.Logger = log
 		}
 		var err error
-		choice, err = ChooseAccel(ctx, m, po)
+		choice, pending, err = decideAccel(ctx, m, po)
 		if err != nil {
 			return nil, err
 		}
-		m.Accel = choice.Accel
 	}
+	m.Accel = choice.Accel
 	log.Info("qemu: accelerator", "accel", choice.Accel, "reason", choice.Reason, "cached", choice.Cached)
+	vm, err := startVM(ctx, m, opts, choice, log)
+	if pending != nil {
+		// This boot under TCG tells a KVM problem (TCG works: cache
+		// it) from a broken kernel (TCG fails too: cache nothing).
+		c := pending.resolve(err)
+		if vm != nil {
+			vm.accel = c
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	log.Info("qemu: guest ready", "after", vm.booted, "start_call", time.Since(t0), "guest_uptime", vm.ready.Uptime, "kernel", vm.ready.Kernel)
+	return vm, nil
+}
 
-	tmp, err := os.MkdirTemp("", "rflkit-qemu-")
+// startVM starts QEMU for m (accelerator resolved, initramfs set) and waits
+// for the agent.
+func startVM(ctx context.Context, m Machine, opts StartOptions, choice AccelChoice, log *slog.Logger) (*VM, error) {
+	tmp, lockFile, err := newRunDir(os.TempDir())
 	if err != nil {
 		return nil, fmt.Errorf("qemu: %w", err)
 	}
@@ -171,23 +242,24 @@ func Start(ctx context.Context, m Machine, opts StartOptions) (*VM, error) {
 	if m.Transport != TransportVirtio {
 		m.AgentSerialSocket = filepath.Join(tmp, "agent-serial.sock")
 	}
-	argv, err := m.Argv()
-	if err != nil {
-		os.RemoveAll(tmp)
-		return nil, err
-	}
-	log.Info("qemu: boot", "command", ShellCommand(argv))
-
 	vm := &VM{
-		m: m, argv: argv, accel: choice, log: log, tmp: tmp,
+		m: m, accel: choice, log: log, tmp: tmp, runLock: lockFile,
 		consoleDone: make(chan struct{}), exited: make(chan struct{}),
 		stderr: &tailBuffer{max: 64 << 10},
 	}
+	argv, err := m.Argv()
+	if err != nil {
+		vm.cleanup()
+		return nil, err
+	}
+	vm.argv = argv
+	log.Info("qemu: boot", "command", ShellCommand(argv))
+
 	var consoleOut io.Writer = opts.Console
 	if opts.ConsoleLog != "" {
 		f, err := os.Create(opts.ConsoleLog)
 		if err != nil {
-			os.RemoveAll(tmp)
+			vm.cleanup()
 			return nil, fmt.Errorf("qemu: console log: %w", err)
 		}
 		vm.logFile = f
@@ -199,10 +271,17 @@ func Start(ctx context.Context, m Machine, opts StartOptions) (*VM, error) {
 	}
 	vm.watch = newWatcher(consoleOut)
 
-	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	cmd.WaitDelay = 5 * time.Second
+	// osutil.Command: its own process group (killed as a whole when ctx
+	// ends), SIGKILL when this process dies, osutil.WaitDelay. QEMU also
+	// inherits the run directory's lock (fd 3), so that the directory
+	// counts as in use for as long as QEMU lives, and a cancellation is
+	// recorded as rflkit's doing before the group is killed.
+	cmd := osutil.Command(ctx, argv[0], argv[1:]...)
+	cmd.ExtraFiles = []*os.File{lockFile}
+	cmd.Cancel = func() error {
+		vm.markKilled()
+		return osutil.KillGroup(cmd)
+	}
 	cmd.Stderr = vm.stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -219,7 +298,7 @@ func Start(ctx context.Context, m Machine, opts StartOptions) (*VM, error) {
 	go func() {
 		err := cmd.Wait()
 		// The group may hold helpers; make sure none survives.
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		_ = osutil.KillGroup(cmd)
 		<-vm.consoleDone
 		vm.exitErr = err
 		vm.cleanup()
@@ -235,7 +314,8 @@ func Start(ctx context.Context, m Machine, opts StartOptions) (*VM, error) {
 	if err := vm.connect(bctx); err != nil {
 		if bctx.Err() == nil {
 			// The guest went away by itself: let QEMU finish its
-			// exit so that its status and the console are complete.
+			// exit so that its status, stderr and the console are
+			// complete.
 			select {
 			case <-vm.exited:
 			case <-time.After(2 * time.Second):
@@ -251,7 +331,6 @@ func Start(ctx context.Context, m Machine, opts StartOptions) (*VM, error) {
 			Console: vm.watch.Tail(), Stderr: vm.stderr.String()}
 	}
 	vm.booted = time.Since(vm.started)
-	log.Info("qemu: guest ready", "after", vm.booted, "start_call", time.Since(t0), "guest_uptime", vm.ready.Uptime, "kernel", vm.ready.Kernel)
 	for _, w := range vm.ready.Warnings {
 		log.Warn("qemu: guest agent", "warning", w)
 	}
@@ -343,10 +422,11 @@ func (vm *VM) failure(op string, err error, since int) error {
 	vm.stopMu.Lock()
 	killed := vm.killed
 	vm.stopMu.Unlock()
-	if vm.isExited() && vm.exitErr != nil && !killed {
-		err = fmt.Errorf("%w (QEMU: %v)", err, vm.exitErr)
+	ge := &GuestError{Op: op, Err: err, Console: vm.watch.Tail(), Stderr: vm.stderr.String()}
+	if vm.isExited() && !killed {
+		ge.Exited, ge.ExitErr = true, vm.exitErr
 	}
-	return &GuestError{Op: op, Err: err, Console: vm.watch.Tail(), Stderr: vm.stderr.String()}
+	return ge
 }
 
 func (vm *VM) isExited() bool {
@@ -365,15 +445,26 @@ func (vm *VM) cleanup() {
 	if vm.tmp != "" {
 		os.RemoveAll(vm.tmp)
 	}
+	// After the removal: a lock free to take means "nothing left here".
+	if vm.runLock != nil {
+		vm.runLock.Close()
+	}
 }
 
-func (vm *VM) kill() {
+// markKilled records that rflkit, not the guest, ends QEMU.
+func (vm *VM) markKilled() {
 	vm.stopMu.Lock()
 	vm.killed = true
 	vm.stopMu.Unlock()
-	if vm.cmd != nil && vm.cmd.Process != nil {
-		_ = syscall.Kill(-vm.cmd.Process.Pid, syscall.SIGKILL)
+}
+
+// kill kills QEMU's process group unless QEMU has already exited.
+func (vm *VM) kill() {
+	if vm.isExited() {
+		return
 	}
+	vm.markKilled()
+	_ = osutil.KillGroup(vm.cmd)
 }
 
 // Accel returns the accelerator the VM runs with and why it was chosen.
@@ -473,9 +564,131 @@ func (vm *VM) Exec(ctx context.Context, c Command) (*Result, error) {
 		Stdout: out.Bytes(), Stderr: errb.Bytes(), ExitCode: exit.Code, TimedOut: exit.TimedOut,
 		Duration: exit.Duration, Wall: time.Since(t0),
 	}
-	if exit.Error != "" && exit.Code == 127 && len(res.Stderr) == 0 {
-		res.Stderr = []byte(exit.Error + "\n")
+	if exit.Error != "" && (exit.Code == 126 || exit.Code == 127) && errb.Len() == 0 {
+		// The agent writes why a command could not start on its
+		// stderr; should it not have, say it here, on the stream too.
+		msg := fmt.Sprintf("rflkit-agent: %s: %s\n", c.Argv[0], exit.Error)
+		_, _ = stderr.Write([]byte(msg))
+		res.Stderr = errb.Bytes()
 	}
+	if p := firstProblem(vm.watch.Events(), since); p != nil {
+		return res, p
+	}
+	return res, nil
+}
+
+// ModuleDir is where InitramfsSpec.Modules puts each .ko file in the
+// guest (by base name), and where LoadModule looks for NAME.ko.
+const ModuleDir = "/lib/modules"
+
+// ModuleError is a kernel module that the guest's kernel refused to load
+// or unload (or whose file the agent could not open).
+type ModuleError struct {
+	// Op is "load" or "unload".
+	Op string
+	// Module is the module's name (null_blk, rnull_mod).
+	Module string
+	// Errno is the kernel's error (EEXIST, EINVAL, EAGAIN, ENOENT, ...);
+	// 0 when the failure was not a system call's.
+	Errno syscall.Errno
+	// Reason is the agent's description of the failure.
+	Reason string
+	// Dmesg is what the kernel logged during the operation.
+	Dmesg string
+}
+
+// Error names the operation, the module and the kernel's reason, with the
+// kernel log lines of the operation.
+func (e *ModuleError) Error() string {
+	msg := fmt.Sprintf("qemu: %s module %s: %s", e.Op, e.Module, e.Reason)
+	if d := strings.TrimSpace(e.Dmesg); d != "" {
+		msg += "\ndmesg:\n" + lastLines(d, 20)
+	}
+	return msg
+}
+
+// Unwrap returns the errno (nil when there is none), for errors.Is(err,
+// syscall.EEXIST).
+func (e *ModuleError) Unwrap() error {
+	if e.Errno == 0 {
+		return nil
+	}
+	return e.Errno
+}
+
+// ModuleResult is a module operation that succeeded.
+type ModuleResult struct {
+	// Dmesg is what the kernel logged during the operation.
+	Dmesg string
+	// Duration is the operation's time measured in the guest, Wall the
+	// round trip measured on the host.
+	Duration, Wall time.Duration
+}
+
+// LoadModule loads the module NAME from ModuleDir/NAME.ko in the guest
+// (put there by InitramfsSpec.Modules) with params ("nr_devices=0"),
+// through finit_module(2). See LoadModuleFile.
+func (vm *VM) LoadModule(ctx context.Context, name, params string) (*ModuleResult, error) {
+	return vm.module(ctx, agent.ModuleRequest{Op: agent.ModuleLoad, Name: name, Path: ModuleDir + "/" + name + ".ko", Params: params})
+}
+
+// LoadModuleFile loads the module in the guest file path with params. A
+// refusal of the kernel is a *ModuleError with the errno and the kernel's
+// log lines; a kernel problem during the load (an oops in the module's
+// init) is a *PanicError, as for Exec.
+func (vm *VM) LoadModuleFile(ctx context.Context, path, params string) (*ModuleResult, error) {
+	name := strings.TrimSuffix(filepath.Base(path), ".ko")
+	return vm.module(ctx, agent.ModuleRequest{Op: agent.ModuleLoad, Name: name, Path: path, Params: params})
+}
+
+// UnloadModule removes the loaded module name (delete_module(2) with
+// O_NONBLOCK, as rmmod). A refusal is a *ModuleError: EAGAIN while the
+// module is held (a configfs device of null_blk or rnull still exists),
+// EBUSY while other modules use it, ENOENT when it is not loaded.
+func (vm *VM) UnloadModule(ctx context.Context, name string) (*ModuleResult, error) {
+	return vm.module(ctx, agent.ModuleRequest{Op: agent.ModuleUnload, Name: name})
+}
+
+func (vm *VM) module(ctx context.Context, req agent.ModuleRequest) (*ModuleResult, error) {
+	since := vm.watch.lines()
+	t0 := time.Now()
+	mctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type outcome struct {
+		res *agent.ModuleResult
+		err error
+	}
+	done := make(chan outcome, 1)
+	go func() {
+		r, err := vm.client.Module(mctx, req)
+		done <- outcome{r, err}
+	}()
+	fatal := make(chan *PanicError, 1)
+	go func() {
+		if p := vm.watch.waitFatal(mctx, since); p != nil {
+			fatal <- p
+		}
+	}()
+	var o outcome
+	select {
+	case o = <-done:
+	case <-fatal:
+		select {
+		case <-vm.exited:
+		case <-time.After(2 * time.Second):
+		}
+		return nil, firstProblem(vm.watch.Events(), since)
+	}
+	if o.err != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("qemu: %s module %s: %w", req.Op, req.Name, o.err)
+		}
+		return nil, vm.failure(req.Op+" module "+req.Name, o.err, since)
+	}
+	if o.res.Error != "" {
+		return nil, &ModuleError{Op: req.Op, Module: req.Name, Errno: syscall.Errno(o.res.Errno), Reason: o.res.Error, Dmesg: o.res.Dmesg}
+	}
+	res := &ModuleResult{Dmesg: o.res.Dmesg, Duration: o.res.Duration, Wall: time.Since(t0)}
 	if p := firstProblem(vm.watch.Events(), since); p != nil {
 		return res, p
 	}
@@ -496,10 +709,11 @@ func (vm *VM) Wait(ctx context.Context) error {
 		return p
 	}
 	vm.stopMu.Lock()
-	stopping := vm.stopping
+	stopping, killed := vm.stopping, vm.killed
 	vm.stopMu.Unlock()
 	if vm.exitErr != nil && !stopping {
-		return &GuestError{Op: "wait", Err: vm.exitErr, Console: vm.watch.Tail(), Stderr: vm.stderr.String()}
+		return &GuestError{Op: "wait", Err: vm.exitErr, Console: vm.watch.Tail(), Stderr: vm.stderr.String(),
+			Exited: !killed, ExitErr: vm.exitErr}
 	}
 	return nil
 }
@@ -557,4 +771,53 @@ func (t *tailBuffer) String() string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return string(t.buf)
+}
+
+// Run directories hold QEMU's sockets: $TMPDIR/rflkit-qemu-*, each with a
+// lock file that is locked (flock) for as long as the process that made
+// it, or the QEMU it started, lives.
+const (
+	runDirPrefix = "rflkit-qemu-"
+	runDirLock   = tmpdir.LockName
+	// legacyRunDirAge: a run directory without a lock file (made by an
+	// older rflkit) is removed only when it is older than this and no
+	// process's command line mentions it.
+	legacyRunDirAge = time.Hour
+)
+
+// newRunDir creates a run directory under root (an internal/tmpdir
+// directory) and returns it with its lock file, locked; QEMU inherits the
+// lock file, so the directory lives as long as either process does.
+func newRunDir(root string) (string, *os.File, error) {
+	d, err := tmpdir.New(root, runDirPrefix)
+	if err != nil {
+		return "", nil, err
+	}
+	return d.Path, d.LockFile(), nil
+}
+
+// reapRunDirs removes the run directories under root that nobody uses
+// any more: those whose lock is free (their process was killed before it
+// could remove them; QEMU died with it), and old lock-less ones that no
+// process's command line mentions. log may be nil.
+func reapRunDirs(root string, log *slog.Logger) {
+	var cmdlines [][]byte // read once, only if a lock-less directory is old enough
+	inUse := func(dir string) bool {
+		if cmdlines == nil {
+			cmdlines = [][]byte{}
+			procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+			for _, p := range procs {
+				if b, err := os.ReadFile(p); err == nil {
+					cmdlines = append(cmdlines, b)
+				}
+			}
+		}
+		for _, b := range cmdlines {
+			if bytes.Contains(b, []byte(dir+"/")) {
+				return true
+			}
+		}
+		return false
+	}
+	tmpdir.Reap(root, runDirPrefix, tmpdir.ReapOptions{LegacyAge: legacyRunDirAge, InUse: inUse, Logger: log})
 }

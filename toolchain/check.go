@@ -110,19 +110,13 @@ type evalEnv struct {
 	d          *discovered
 }
 
-func quote(s string) string {
-	s = strings.TrimSpace(s)
-	if len(s) > 300 {
-		s = s[:300] + "..."
-	}
-	return strconv.Quote(s)
-}
-
 // runFailure describes a probe failure as the kernel's script would.
 func runFailure(c *Candidate, err error) string {
 	var ee *ExitError
 	var ve *VersionError
 	switch {
+	case errors.As(err, &ee) && ee.TimedOut():
+		return timeoutFailure(c.Tool, ee)
 	case errors.As(err, &ee) && errors.Is(err, context.DeadlineExceeded):
 		return fmt.Sprintf("running '%s' failed with code %d: it did not finish in time (killed): %s", c.Path, ee.Code, quote(ee.Output))
 	case errors.As(err, &ee):
@@ -131,6 +125,20 @@ func runFailure(c *Candidate, err error) string {
 		return fmt.Sprintf("'%s' printed %s (not an expected version output)", c.Path, quote(ve.Output))
 	}
 	return err.Error()
+}
+
+// timeoutFailure names the tool, the command and the timeout of a probe
+// that hung.
+func timeoutFailure(t Tool, ee *ExitError) string {
+	if ee.Skipped {
+		return fmt.Sprintf("%s did not finish in time: `%s` was not run, an earlier probe of %s having been killed after %s (the probe timeout)",
+			t, ee.command(), excerpt(ee.Argv[0]), ee.Timeout)
+	}
+	s := fmt.Sprintf("%s did not finish in time: `%s` was killed after %s (the probe timeout)", t, ee.command(), ee.Timeout)
+	if out := strings.TrimSpace(ee.Output); out != "" {
+		s += "; it had printed " + quote(out)
+	}
+	return s
 }
 
 // evaluate runs every check on sel.
@@ -215,6 +223,10 @@ func (e *evalEnv) evaluate(sel selection) []Problem {
 		c := sel.bindgen
 		var ee *ExitError
 		switch {
+		case c.LibclangErr != nil && errors.As(c.LibclangErr, &ee) && ee.TimedOut():
+			libclangOK = false
+			add(CheckLibclangFound, ScopeRust, SeverityError, Libclang, timeoutFailure(Bindgen, ee),
+				"bindgen that loads libclang >= "+m.LLVM.String(), e.libclangFix(sel))
 		case c.LibclangErr != nil && errors.As(c.LibclangErr, &ee):
 			libclangOK = false
 			add(CheckLibclangFound, ScopeRust, SeverityError, Libclang,
@@ -286,8 +298,17 @@ func (e *evalEnv) evaluate(sel selection) []Problem {
 		found := "no C compiler"
 		if cc != nil {
 			found = fmt.Sprintf("CC=%s (%s %s)", cc.Path, cc.CCName, orUnknown(core(cc.CCVersion)))
+			var ee *ExitError
+			if errors.As(cc.Err, &ee) && ee.TimedOut() {
+				found += ": " + timeoutFailure(cc.Tool, ee)
+			}
 		}
 		add(CheckCCIsClang, ScopeInlineHelpers, SeverityError, CC, found, "clang as the C compiler (CC_IS_CLANG)", e.llvmFix(sel))
+	case rustcOK && sel.rustc.LLVMVersion == nil:
+		add(CheckLLVMMajor, ScopeInlineHelpers, SeverityError, Rustc,
+			fmt.Sprintf("rustc %s: its LLVM version is unknown (%s), so Kconfig's rustc-llvm-version is 0; clang %s (%s) is LLVM %d",
+				sel.rustc.Path, llvmUnknownWhy(sel.rustc), core(cc.CCVersion), cc.Path, major(cc.CCVersion)),
+			"rustc's LLVM major equal to clang's (RUSTC_CLANG_LLVM_COMPATIBLE)"+noteOf(cc), e.llvmUnknownFix(sel))
 	case rustcOK && major(sel.rustc.LLVMVersion) != major(cc.CCVersion):
 		add(CheckLLVMMajor, ScopeInlineHelpers, SeverityError, Rustc,
 			fmt.Sprintf("rustc %s uses LLVM %s, clang %s (%s) is LLVM %d", sel.rustc.Path, orUnknown(core(sel.rustc.LLVMVersion)), core(cc.CCVersion), cc.Path, major(cc.CCVersion)),
@@ -436,6 +457,37 @@ func (e *evalEnv) llvmFix(sel selection) string {
 		return fmt.Sprintf("apt-get install clang-%d lld-%d llvm-%d, then LLVM=-%d", n, n, n, n)
 	}
 	return "LLVM=1"
+}
+
+// llvmUnknownWhy says why rustc's LLVM version is unknown.
+func llvmUnknownWhy(c *Candidate) string {
+	var ee *ExitError
+	switch {
+	case errors.As(c.LLVMErr, &ee) && ee.TimedOut():
+		return timeoutFailure(Rustc, ee)
+	case errors.As(c.LLVMErr, &ee):
+		return fmt.Sprintf("`%s` failed with code %d: %s", ee.command(), ee.Code, quote(ee.Output))
+	case c.LLVMErr != nil:
+		var ve *VersionError
+		if errors.As(c.LLVMErr, &ve) {
+			return fmt.Sprintf("`%s --version --verbose` printed no \"LLVM version: X.Y.Z\" line", excerpt(c.Path))
+		}
+		return c.LLVMErr.Error()
+	}
+	return "not probed"
+}
+
+// llvmUnknownFix names a rustc whose LLVM matches clang's, else says what
+// to check: the LLVM= set cannot be the fix when rustc's side is unknown.
+func (e *evalEnv) llvmUnknownFix(sel selection) string {
+	want := major(sel.cc.CCVersion)
+	for _, c := range e.d.rustc {
+		if c != sel.rustc && e.goodRustc(c) && major(c.LLVMVersion) == want {
+			return "RUSTC=" + c.Path + " HOSTRUSTC=" + c.Path
+		}
+	}
+	return fmt.Sprintf("check that `%s --version --verbose` prints \"LLVM version: %d.x.y\" (a rustc built with LLVM %d, not a wrapper that hides it), or set RUSTC to one that does",
+		excerpt(sel.rustc.Path), want, want)
 }
 
 // llvmMajorFix suggests a rustc whose LLVM matches clang, or a clang whose

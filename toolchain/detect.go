@@ -10,15 +10,14 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/go-version"
 )
-
-// defaultTimeout bounds each probe command.
-const defaultTimeout = 60 * time.Second
 
 // Options says where to look. The zero value checks the tools of this
 // process's environment against the built-in minimums for the host.
@@ -38,12 +37,29 @@ type Options struct {
 	// LLVMRoot is the directory holding llvm-N/bin installs (Debian and
 	// Ubuntu's layout). Empty: /usr/lib. Tests point it elsewhere.
 	LLVMRoot string
-	// Timeout bounds each probe command; zero means 60 s.
+	// Timeout bounds each probe command (one run of a tool); zero means
+	// DefaultTimeout. A tool that does not finish in time is killed with
+	// its process group and reported as a Problem; it is not run again in
+	// the same Detect.
 	Timeout time.Duration
-	// Jobs is how many probes run at once; zero means 4.
+	// Jobs is how many candidates are probed at once; zero means 4.
 	Jobs int
 	// Logger receives debug messages; nil discards them.
 	Logger *slog.Logger
+	// CacheDir is rflkit's cache root (internal/cachedir's rule is the
+	// caller's: the CLIs pass the resolved default). When it is not "",
+	// every probe that exited 0 is remembered in its toolchain-probes/,
+	// keyed by the executable's identity (resolved path, size, mtime,
+	// ctime, device, inode), its arguments and the files they name, and
+	// the environment variables the answers depend on (PATH,
+	// LD_LIBRARY_PATH, LIBCLANG_PATH, BINDGEN_*, ...); bindgen's libclang
+	// probe also by the loaded libclang's identity. A repeated Detect then
+	// runs no tool, and a tool that changes is probed again. Failures and
+	// timeouts are not cached; rustup's proxies (whose answer depends on
+	// rustup's settings and overrides) are always run, and so is a CC= of
+	// several words. Files that are not probes (rust-src, RUST_LIB_SRC)
+	// are looked at on every call. Empty: no cache.
+	CacheDir string
 }
 
 // ChosenTool is one member of the chosen set.
@@ -137,10 +153,8 @@ func Detect(ctx context.Context, opts Options) (*Report, error) {
 			arch = HostArch()
 		}
 	}
-	timeout := opts.Timeout
-	if timeout <= 0 {
-		timeout = defaultTimeout
-	}
+	run := newRunner(env, opts.Timeout)
+	run.cache, run.log = newProbeCache(opts.CacheDir, env), log
 	jobs := opts.Jobs
 	if jobs <= 0 {
 		jobs = 4
@@ -164,25 +178,11 @@ func Detect(ctx context.Context, opts Options) (*Report, error) {
 			}
 		}
 	}
-	mins, err := ReadMinimums(ctx, opts.SrcDir, arch, env)
+	mins, err := readMinimums(ctx, run, opts.SrcDir, arch)
 	if err != nil {
 		return nil, err
 	}
 	log.Debug("minimums", "rustc", mins.Rustc, "bindgen", mins.Bindgen, "llvm", mins.LLVM, "source", mins.Source)
-
-	tmp, err := os.MkdirTemp("", "rflkit-toolchain-")
-	if err != nil {
-		return nil, fmt.Errorf("toolchain: %w", err)
-	}
-	defer os.RemoveAll(tmp)
-	header, err := probeHeader(opts.SrcDir, tmp, libclangHeaderName, libclangHeader)
-	if err != nil {
-		return nil, err
-	}
-	header22, err := probeHeader(opts.SrcDir, tmp, libclang22HeaderName, libclang22Header)
-	if err != nil {
-		return nil, err
-	}
 
 	d, f := discover(env, llvmRoot)
 	// Without LLVM= (and CC=), Kbuild builds with gcc.
@@ -196,21 +196,40 @@ func Detect(ctx context.Context, opts Options) (*Report, error) {
 	rustLibSrc, _ := envLookup(env, "RUST_LIB_SRC")
 	krf, _ := envLookup(env, "KRUSTFLAGS")
 	p := &prober{
-		r:          &runner{env: env, timeout: timeout},
-		tmp:        tmp,
-		header:     header,
-		header22:   header22,
+		r:          run,
 		krustflags: strings.Fields(krf),
 		rustLibSrc: rustLibSrc,
 		rustupHome: f.rustupHome,
 		jobs:       jobs,
+	}
+	// What an earlier Detect killed by a signal left goes; only bindgen's
+	// probes need files (the headers without a tree, the dynamic loader's
+	// logs).
+	reapScratch(os.TempDir(), time.Now(), log)
+	if slices.ContainsFunc(d.all, func(c *Candidate) bool { return c.Tool == Bindgen && c.found }) {
+		sc, err := newScratch(os.TempDir())
+		if err != nil {
+			return nil, err
+		}
+		defer func() {
+			if err := sc.remove(); err != nil {
+				log.Debug("scratch", "err", err)
+			}
+		}()
+		p.tmp = sc.dir
+		if p.header, err = probeHeader(opts.SrcDir, sc.dir, libclangHeaderName, libclangHeader); err != nil {
+			return nil, err
+		}
+		if p.header22, err = probeHeader(opts.SrcDir, sc.dir, libclang22HeaderName, libclang22Header); err != nil {
+			return nil, err
+		}
 	}
 	start := time.Now()
 	p.probeAll(ctx, d.all)
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("toolchain: %w", err)
 	}
-	log.Debug("probed", "candidates", len(d.all), "took", time.Since(start))
+	log.Debug("probed", "candidates", len(d.all), "took", time.Since(start), "cache_hits", run.hits.Load(), "cache_misses", run.misses.Load())
 
 	e := &evalEnv{mins: mins, arch: arch, rustLibSrc: rustLibSrc, d: d}
 	sel, problems := e.choose(d, gcc)
@@ -237,9 +256,13 @@ func Detect(ctx context.Context, opts Options) (*Report, error) {
 	r.InlineHelpers = r.RustAvailable && len(r.Errors(ScopeInlineHelpers)) == 0
 	fillChosen(ctx, r, p.r, sel, d, env)
 	if sel.rustc != nil && r.MakeVars["RUSTDOC"] == "" {
+		which := "rustc " + core(sel.rustc.Version)
+		if sel.rustc.Version == nil {
+			which = "the toolchain of " + sel.rustc.Path + ", whose version is unknown"
+		}
 		r.Problems = append(r.Problems, Problem{CheckRustdoc, ScopeBuild, SeverityWarning, Rustdoc,
 			"no rustdoc beside " + sel.rustc.Path, "rustdoc of the same toolchain (Kbuild runs it for rustdoc and doctests)",
-			"RUSTDOC=/path/to/rustdoc (the one of rustc " + core(sel.rustc.Version) + "; Kbuild otherwise runs the first rustdoc on PATH)"})
+			"RUSTDOC=/path/to/rustdoc (the one of " + which + "; Kbuild otherwise runs the first rustdoc on PATH)"})
 	}
 	r.Fingerprint = fingerprint(r)
 	return r, nil
@@ -365,8 +388,8 @@ func companion(ctx context.Context, r *runner, rustc *Candidate, name string) (C
 		if res, err := filepath.EvalSymlinks(p); err == nil {
 			ct.Resolved = res
 		}
-		if res, err := r.run(ctx, nil, nil, p, "--version"); err == nil {
-			ct.Version = reAnyVersion.FindString(firstLine(res.stdout))
+		if res, err := r.probe(ctx, "", nil, p, "--version"); err == nil {
+			ct.Version = bounded(reAnyVersion.FindString(firstLine(res.stdout)), maxPrerelease)
 		}
 		return ct, true
 	}
@@ -393,13 +416,23 @@ func fillChosen(ctx context.Context, r *Report, run *runner, sel selection, d *d
 		}
 		mv["RUSTC"] = c.Path
 		mv["HOSTRUSTC"] = c.Path
-		for _, t := range []struct {
+		companions := []struct {
 			tool Tool
 			name string
-		}{{Rustdoc, "RUSTDOC"}, {Rustfmt, "RUSTFMT"}, {ClippyDrv, "CLIPPY_DRIVER"}} {
-			if ct, ok := companion(ctx, run, c, string(t.tool)); ok {
-				r.Chosen[t.tool] = ct
-				mv[t.name] = ct.Path
+		}{{Rustdoc, "RUSTDOC"}, {Rustfmt, "RUSTFMT"}, {ClippyDrv, "CLIPPY_DRIVER"}}
+		// Independent programs: asked at once, so that hanging ones
+		// cost one timeout, not three.
+		found := make([]ChosenTool, len(companions))
+		ok := make([]bool, len(companions))
+		var wg sync.WaitGroup
+		for i, t := range companions {
+			wg.Go(func() { found[i], ok[i] = companion(ctx, run, c, string(t.tool)) })
+		}
+		wg.Wait()
+		for i, t := range companions {
+			if ok[i] {
+				r.Chosen[t.tool] = found[i]
+				mv[t.name] = found[i].Path
 			}
 		}
 	}

@@ -64,6 +64,10 @@ type Candidate struct {
 	LibclangErr error `json:"-"`
 	// SysrootErr is why rustc --print sysroot failed.
 	SysrootErr error `json:"-"`
+	// LLVMErr is why rustc's LLVM version is unknown: rustc --version
+	// --verbose failed (an *ExitError) or printed no "LLVM version:" line
+	// (a *VersionError).
+	LLVMErr error `json:"-"`
 	// Error is Err's (or LibclangErr's) text, for JSON.
 	Error string `json:"error,omitempty"`
 

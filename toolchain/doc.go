@@ -23,6 +23,20 @@
 // (Debian, Ubuntu, Fedora, Apple, Android, Homebrew). Output that cannot be
 // parsed is a *VersionError naming the tool and quoting it.
 //
+// # Probes
+//
+// Each probe command runs in its own process group, bounded by
+// Options.Timeout (DefaultTimeout, 10 s, when zero); a timeout or a
+// cancelled context kills the whole group, and on Linux the kernel kills
+// a probe whose Detect process dies (Pdeathsig). A tool that hangs costs
+// one timeout: the executable is not run again in the same Detect, and the
+// hang is a Problem naming the tool, the command and the timeout.
+// Candidates are probed a few at a time (Options.Jobs). Tool output is
+// kept bounded, and problems and errors quote at most a short excerpt of
+// it. The scratch directory bindgen's probe needs ($TMPDIR/rflkit-toolchain-*)
+// is locked while in use and removed on return; one left by a process that
+// was killed is removed by the next Detect.
+//
 // # Checks
 //
 // Minimums come from the tree's scripts/min-tool-version.sh, run with sh

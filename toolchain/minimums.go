@@ -7,10 +7,11 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 
 	"github.com/hashicorp/go-version"
+
+	"github.com/rflkit/rflkit/internal/karch"
 )
 
 // Minimums are the oldest tool versions a kernel tree accepts.
@@ -45,47 +46,14 @@ func FallbackMinimums() Minimums {
 	}
 }
 
-// HostArch returns the kernel ARCH of the machine rflkit runs on.
-func HostArch() string {
-	switch runtime.GOARCH {
-	case "amd64":
-		return "x86_64"
-	case "386":
-		return "i386"
-	case "arm64":
-		return "arm64"
-	case "arm":
-		return "arm"
-	case "riscv64":
-		return "riscv"
-	case "loong64":
-		return "loongarch"
-	case "s390x":
-		return "s390"
-	case "ppc64", "ppc64le":
-		return "powerpc"
-	case "mips", "mipsle", "mips64", "mips64le":
-		return "mips"
-	}
-	return runtime.GOARCH
-}
+// HostArch returns the kernel ARCH of the machine rflkit runs on
+// (x86_64 on amd64, arm64, riscv on riscv64, ...).
+func HostArch() string { return karch.Host() }
 
 // SrcArch maps a kernel ARCH to its SRCARCH (the arch/ directory), as the
 // top-level Makefile does: i386 and x86_64 are x86, sparc64 is sparc,
 // parisc64 is parisc, sh64 is sh.
-func SrcArch(arch string) string {
-	switch arch {
-	case "i386", "x86_64":
-		return "x86"
-	case "sparc64":
-		return "sparc"
-	case "parisc64":
-		return "parisc"
-	case "sh64":
-		return "sh"
-	}
-	return arch
-}
+func SrcArch(arch string) string { return karch.SrcArch(arch) }
 
 // ReadMinimums runs the tree's scripts/min-tool-version.sh with sh, as the
 // kernel's Makefile and scripts do, for rustc, bindgen and llvm, with ARCH
@@ -93,6 +61,15 @@ func SrcArch(arch string) string {
 // gives FallbackMinimums; a script that fails or prints something that is
 // not a version is an error.
 func ReadMinimums(ctx context.Context, srcDir, arch string, env []string) (Minimums, error) {
+	if env == nil {
+		env = os.Environ()
+	}
+	return readMinimums(ctx, newRunner(env, DefaultTimeout), srcDir, arch)
+}
+
+// readMinimums is ReadMinimums with Detect's runner (its environment and
+// timeout).
+func readMinimums(ctx context.Context, r *runner, srcDir, arch string) (Minimums, error) {
 	if srcDir == "" {
 		return FallbackMinimums(), nil
 	}
@@ -102,27 +79,23 @@ func ReadMinimums(ctx context.Context, srcDir, arch string, env []string) (Minim
 		m.Source = fmt.Sprintf("built-in fallback (%s does not exist)", script)
 		return m, nil
 	}
-	if env == nil {
-		env = os.Environ()
-	}
 	if arch == "" {
 		arch = HostArch()
 	}
-	r := &runner{env: env, timeout: defaultTimeout}
 	extra := []string{"ARCH=" + arch, "SRCARCH=" + SrcArch(arch)}
 	m := Minimums{Source: script}
 	for _, t := range []struct {
 		name string
 		dst  **version.Version
 	}{{"rustc", &m.Rustc}, {"bindgen", &m.Bindgen}, {"llvm", &m.LLVM}} {
-		res, err := r.run(ctx, nil, extra, "sh", script, t.name)
+		res, err := r.probe(ctx, "", extra, "sh", script, t.name)
 		if err != nil {
 			return Minimums{}, fmt.Errorf("toolchain: %s %s: %w", script, t.name, err)
 		}
 		out := strings.TrimSpace(res.stdout)
 		v, err := version.NewVersion(out)
 		if err != nil {
-			return Minimums{}, fmt.Errorf("toolchain: %s %s printed %q, not a version: %w", script, t.name, out, err)
+			return Minimums{}, fmt.Errorf("toolchain: %s %s printed %s, not a version: %w", script, t.name, quote(out), err)
 		}
 		*t.dst = v
 	}

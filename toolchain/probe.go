@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -34,6 +35,9 @@ GCC	__GNUC__  __GNUC_MINOR__  __GNUC_PATCHLEVEL__
 unknown
 #endif
 `
+
+// maxPath bounds a path read from a tool's output (Linux's PATH_MAX).
+const maxPath = 4096
 
 // prober probes candidates.
 type prober struct {
@@ -115,7 +119,7 @@ func setParsed(c *Candidate, v Parsed) {
 // version runs `TOOL --version` and parses its standard output (the
 // kernel's scripts discard stderr).
 func (p *prober) version(ctx context.Context, c *Candidate, parse func(string) (Parsed, error)) {
-	res, err := p.r.run(ctx, nil, nil, append(append([]string{}, c.argv...), "--version")...)
+	res, err := p.run(ctx, c, "", append(append([]string{}, c.argv...), "--version")...)
 	if err != nil {
 		c.Err = err
 		return
@@ -137,8 +141,14 @@ func (p *prober) version(ctx context.Context, c *Candidate, parse func(string) (
 func (p *prober) ccInfo(ctx context.Context, c *Candidate) {
 	c.CCName = "unknown"
 	argv := append(append([]string{}, c.argv...), "-E", "-P", "-x", "c", "-")
-	res, err := p.r.run(ctx, strings.NewReader(ccProgram), nil, argv...)
+	res, err := p.run(ctx, c, ccProgram, argv...)
 	if err != nil {
+		// scripts/cc-version.sh says "unknown" for a compiler that
+		// fails; a hang is worth reporting.
+		var ee *ExitError
+		if errors.As(err, &ee) && ee.TimedOut() && c.Err == nil {
+			c.Err = err
+		}
 		return
 	}
 	for _, line := range strings.Split(res.stdout, "\n") {
@@ -160,18 +170,14 @@ func (p *prober) ccInfo(ctx context.Context, c *Candidate) {
 // source.
 func (p *prober) rustc(ctx context.Context, c *Candidate) {
 	p.version(ctx, c, ParseRustc)
-	if res, err := p.r.run(ctx, nil, nil, c.Path, "--version", "--verbose"); err == nil {
-		if v, err := ParseRustcLLVM(res.stdout); err == nil {
-			c.LLVMVersion = v
-		}
-	}
-	argv := append(append([]string{c.Path}, p.krustflags...), "--print", "sysroot")
-	res, err := p.r.run(ctx, nil, nil, argv...)
-	if err != nil {
-		c.SysrootErr = err
-	} else {
-		c.Sysroot = strings.TrimSpace(res.stdout)
-	}
+	// The other two are independent: run at once, so that a rustup
+	// proxy (never cached) costs two runs' time, not three. Each sets
+	// fields of its own. A rustc that hung on --version is not run
+	// again (the runner skips it).
+	var wg sync.WaitGroup
+	wg.Go(func() { p.rustcLLVM(ctx, c) })
+	wg.Go(func() { p.sysroot(ctx, c) })
+	wg.Wait()
 	switch {
 	case p.rustLibSrc != "":
 		c.RustSrc = p.rustLibSrc
@@ -190,6 +196,35 @@ func (p *prober) rustc(ctx context.Context, c *Candidate) {
 	}
 }
 
+// rustcLLVM runs `rustc --version --verbose` for the LLVM version.
+func (p *prober) rustcLLVM(ctx context.Context, c *Candidate) {
+	if res, err := p.run(ctx, c, "", c.Path, "--version", "--verbose"); err != nil {
+		c.LLVMErr = err
+	} else if v, err := ParseRustcLLVM(res.stdout); err != nil {
+		var ve *VersionError
+		if errors.As(err, &ve) {
+			ve.Path = c.Path
+		}
+		c.LLVMErr = err
+	} else {
+		c.LLVMVersion = v
+	}
+}
+
+// sysroot runs `rustc $KRUSTFLAGS --print sysroot`.
+func (p *prober) sysroot(ctx context.Context, c *Candidate) {
+	argv := append(append([]string{c.Path}, p.krustflags...), "--print", "sysroot")
+	res, err := p.run(ctx, c, "", argv...)
+	switch sysroot := strings.TrimSpace(res.stdout); {
+	case err != nil:
+		c.SysrootErr = err
+	case len(sysroot) > maxPath || strings.ContainsAny(sysroot, "\n\x00"):
+		c.SysrootErr = fmt.Errorf("toolchain: %s printed %s, not one directory", strings.Join(argv, " "), quote(res.stdout))
+	default:
+		c.Sysroot = sysroot
+	}
+}
+
 // bindgen runs `bindgen --version`, then bindgen on the libclang header
 // exactly as rust_is_available.sh does (stderr kept, stdout dropped), with
 // the dynamic loader's debug output sent to a file to learn which libclang
@@ -197,9 +232,7 @@ func (p *prober) rustc(ctx context.Context, c *Candidate) {
 // header to see whether the distribution patched the bug.
 func (p *prober) bindgen(ctx context.Context, i int, c *Candidate) {
 	p.version(ctx, c, ParseBindgen)
-	ldlog := filepath.Join(p.tmp, fmt.Sprintf("ld-%d", i))
-	res, err := p.r.run(ctx, nil, []string{"LD_DEBUG=files", "LD_DEBUG_OUTPUT=" + ldlog}, c.Path, p.header)
-	c.Libclang = loadedLibclang(ldlog)
+	res, err := p.libclang(ctx, i, c)
 	if err != nil {
 		var ee *ExitError
 		if errors.As(err, &ee) {
@@ -219,10 +252,57 @@ func (p *prober) bindgen(ctx context.Context, i int, c *Candidate) {
 	}
 	c.LibclangVersion = v.Version
 	if major(v.Version) >= 22 && c.Version != nil && canonical(c.Version) < 7201 {
-		if res, err := p.r.run(ctx, nil, nil, c.Path, p.header22); err == nil {
+		if res, err := p.run(ctx, c, "", c.Path, p.header22); err == nil {
 			c.Libclang22Patched = strings.Contains(res.stdout, "pub foo")
 		}
 	}
+}
+
+// run runs a probe of c through the probe cache (runner.probe); a CC=
+// of several words ("ccache clang") runs a program the cache cannot
+// identify, and is always run.
+func (p *prober) run(ctx context.Context, c *Candidate, stdin string, argv ...string) (result, error) {
+	if len(c.argv) > 1 {
+		var in io.Reader
+		if stdin != "" {
+			in = strings.NewReader(stdin)
+		}
+		return p.r.run(ctx, in, nil, argv...)
+	}
+	return p.r.probe(ctx, stdin, nil, argv...)
+}
+
+// libclang runs bindgen on the libclang header, with the dynamic loader's
+// debug output sent to a file to learn which libclang it loaded, and sets
+// c.Libclang. The answer is cached as the other probes are, and also by
+// the identity of the libclang loaded: a new libclang under bindgen is
+// probed again.
+func (p *prober) libclang(ctx context.Context, i int, c *Candidate) (result, error) {
+	argv := []string{c.Path, p.header}
+	key, cacheable := p.r.cacheKey("", []string{"LD_DEBUG=files"}, argv)
+	if cacheable {
+		if e, hit := p.r.cache.get(key); hit {
+			p.r.hits.Add(1)
+			c.Libclang = e.Libclang
+			return result{stdout: e.Stdout, stderr: e.Stderr}, nil
+		}
+	}
+	ldlog := filepath.Join(p.tmp, fmt.Sprintf("ld-%d", i))
+	res, err := p.r.run(ctx, nil, []string{"LD_DEBUG=files", "LD_DEBUG_OUTPUT=" + ldlog}, argv...)
+	c.Libclang = loadedLibclang(ldlog)
+	if err != nil || !cacheable {
+		return res, err
+	}
+	e := probeEntry{Argv: argv, Stdout: res.stdout, Stderr: res.stderr, Libclang: c.Libclang}
+	if c.Libclang != "" {
+		id, ok := fileIdentity(c.Libclang)
+		if !ok {
+			return res, nil
+		}
+		e.Deps = map[string]string{c.Libclang: id}
+	}
+	p.r.store(key, e)
+	return res, nil
 }
 
 // loadedLibclang reads the dynamic loader's LD_DEBUG=files output (one

@@ -43,11 +43,7 @@ func (e *VersionError) Error() string {
 	if e.Path != "" {
 		who = fmt.Sprintf("%s (%s)", e.Tool, e.Path)
 	}
-	out := strings.TrimSpace(e.Output)
-	if len(out) > 400 {
-		out = out[:400] + "..."
-	}
-	return fmt.Sprintf("toolchain: cannot parse the version printed by %s: %s; it printed %q", who, e.Reason, out)
+	return fmt.Sprintf("toolchain: cannot parse the version printed by %s: %s; it printed %s", who, e.Reason, quote(e.Output))
 }
 
 // Parsed is a tool's version as read from its output.
@@ -89,6 +85,11 @@ var (
 // maxSegment bounds each number of a version: nothing real comes close.
 const maxSegment = 1 << 24
 
+// maxPrerelease bounds a version's pre-release tag ("nightly", "beta.3",
+// "git"): a longer one is cut, so that a tool printing a huge version
+// line does not make a huge version.
+const maxPrerelease = 64
+
 func firstLine(s string) string {
 	s = strings.TrimLeft(s, "\n")
 	if i := strings.IndexByte(s, '\n'); i >= 0 {
@@ -113,8 +114,14 @@ func newVersion(core, rest string) *version.Version {
 		}
 	}
 	pre := ""
+	if len(rest) > 2*maxPrerelease {
+		rest = rest[:2*maxPrerelease] // the tag is cut below anyway
+	}
 	if m := reSuffix.FindStringSubmatch(rest); m != nil && rest != "" && rest[0] != ' ' && rest[0] != '(' {
 		tag := m[1]
+		if len(tag) > maxPrerelease {
+			tag = strings.TrimRight(tag[:maxPrerelease], ".-")
+		}
 		low := strings.ToLower(tag)
 		for _, p := range []string{"nightly", "beta", "dev", "git", "rc"} {
 			if strings.HasPrefix(low, p) {
@@ -142,7 +149,7 @@ func ParseRustc(out string) (Parsed, error) {
 	if m == nil {
 		return Parsed{}, &VersionError{Tool: Rustc, Output: out, Reason: `want "rustc X.Y.Z" on the first line`}
 	}
-	p := Parsed{Version: newVersion(m[1], m[2]), KernelAccepts: true, Line: line, Channel: "stable"}
+	p := Parsed{Version: newVersion(m[1], m[2]), KernelAccepts: true, Line: bounded(line, maxField), Channel: "stable"}
 	if p.Version == nil {
 		return Parsed{}, &VersionError{Tool: Rustc, Output: out, Reason: "version number out of range"}
 	}
@@ -190,12 +197,12 @@ func ParseBindgen(out string) (Parsed, error) {
 	line := firstLine(out)
 	if m := reBindgen.FindStringSubmatch(line); m != nil {
 		if v := newVersion(m[1], m[2]); v != nil {
-			return Parsed{Version: v, KernelAccepts: true, Line: line}, nil
+			return Parsed{Version: v, KernelAccepts: true, Line: bounded(line, maxField)}, nil
 		}
 	}
 	if m := reBindgenCL.FindStringSubmatch(line); m != nil {
 		if v := newVersion(m[1], m[2]); v != nil {
-			return Parsed{Version: v, Line: line, Note: `the kernel's rust_is_available.sh only accepts "bindgen X.Y.Z", not "bindgen-cli X.Y.Z"`}, nil
+			return Parsed{Version: v, Line: bounded(line, maxField), Note: `the kernel's rust_is_available.sh only accepts "bindgen X.Y.Z", not "bindgen-cli X.Y.Z"`}, nil
 		}
 	}
 	return Parsed{}, &VersionError{Tool: Bindgen, Output: out, Reason: `want "bindgen X.Y.Z" on the first line`}
@@ -208,7 +215,7 @@ func ParseLibclang(out string) (Parsed, error) {
 	for _, line := range strings.Split(out, "\n") {
 		if m := reLibclang.FindStringSubmatch(line); m != nil {
 			if v := newVersion(m[1], ""); v != nil {
-				return Parsed{Version: v, KernelAccepts: true, Line: strings.TrimSpace(line)}, nil
+				return Parsed{Version: v, KernelAccepts: true, Line: bounded(strings.TrimSpace(line), maxField)}, nil
 			}
 		}
 	}
@@ -228,7 +235,7 @@ func ParseClang(out string) (Parsed, error) {
 	if m == nil {
 		return Parsed{}, &VersionError{Tool: Clang, Output: out, Reason: `want "clang version X.Y.Z" on the first line`}
 	}
-	p := Parsed{Version: newVersion(m[1], m[2]), KernelAccepts: true, Line: line}
+	p := Parsed{Version: newVersion(m[1], m[2]), KernelAccepts: true, Line: bounded(line, maxField)}
 	if p.Version == nil {
 		return Parsed{}, &VersionError{Tool: Clang, Output: out, Reason: "version number out of range"}
 	}
@@ -237,7 +244,7 @@ func ParseClang(out string) (Parsed, error) {
 		if j := strings.IndexAny(prefix, " ("); j > 0 {
 			prefix = prefix[:j]
 		}
-		p.Vendor = prefix
+		p.Vendor = bounded(prefix, maxField)
 	}
 	switch {
 	case p.Vendor == "" && strings.Contains(m[2], "Fedora"):
@@ -265,12 +272,12 @@ func ParseLLD(out string) (Parsed, error) {
 	for len(segs) < 3 {
 		segs = append(segs, "0")
 	}
-	p := Parsed{Version: newVersion(strings.Join(segs, "."), m[2]), KernelAccepts: true, Line: line}
+	p := Parsed{Version: newVersion(strings.Join(segs, "."), m[2]), KernelAccepts: true, Line: bounded(line, maxField)}
 	if p.Version == nil {
 		return Parsed{}, &VersionError{Tool: LLD, Output: out, Reason: "version number out of range"}
 	}
 	if i := strings.Index(line, "LLD "); i > 0 {
-		p.Vendor = strings.TrimSpace(line[:i])
+		p.Vendor = bounded(strings.TrimSpace(line[:i]), maxField)
 	}
 	return p, nil
 }
@@ -284,12 +291,12 @@ func ParseLLVMTool(tool Tool, out string) (Parsed, error) {
 		if m == nil {
 			continue
 		}
-		p := Parsed{Version: newVersion(m[1], m[2]), KernelAccepts: true, Line: strings.TrimSpace(line)}
+		p := Parsed{Version: newVersion(m[1], m[2]), KernelAccepts: true, Line: bounded(strings.TrimSpace(line), maxField)}
 		if p.Version == nil {
 			break
 		}
 		if i := strings.Index(line, "LLVM version"); i > 0 {
-			p.Vendor = strings.TrimSpace(line[:i])
+			p.Vendor = bounded(strings.TrimSpace(line[:i]), maxField)
 		}
 		return p, nil
 	}

@@ -2,11 +2,15 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/rflkit/rflkit/internal/cli"
+	"github.com/rflkit/rflkit/kbuild"
 )
 
 // TestJSONContract builds the fake kernel of kbuild/testdata twice and
@@ -21,8 +25,8 @@ func TestJSONContract(t *testing.T) {
 	args := []string{"-src", src, "-base", "tinyconfig", "-no-detect", "-arch", "x86_64", "-cache", cache, "-json", "bzImage"}
 	for i, wantHit := range []bool{false, true} {
 		var out, errb bytes.Buffer
-		if code := run(args, &out, &errb); code != 0 {
-			t.Fatalf("run %d: exit %d\n%s", i, code, errb.String())
+		if err := run(context.Background(), args, &out, &errb); err != nil {
+			t.Fatalf("run %d: %v\n%s", i, err, errb.String())
 		}
 		var m map[string]any
 		if err := json.Unmarshal(out.Bytes(), &m); err != nil {
@@ -50,7 +54,45 @@ func TestJSONContract(t *testing.T) {
 		}
 	}
 	var errb bytes.Buffer
-	if code := run([]string{"-base", "tinyconfig"}, &bytes.Buffer{}, &errb); code != 2 || !strings.Contains(errb.String(), "usage") {
+	if code := cli.Code(run(context.Background(), []string{"-base", "tinyconfig"}, &bytes.Buffer{}, &errb)); code != 2 || !strings.Contains(errb.String(), "usage") {
 		t.Errorf("no -src: exit %d\n%s", code, errb.String())
+	}
+}
+
+// TestInlineCheckFlag: -modules needs -tiny-rust; -inline-check on the
+// fake kernel (whose files are not ELF) fails with the check's reason.
+func TestInlineCheckFlag(t *testing.T) {
+	var errb bytes.Buffer
+	if code := cli.Code(run(context.Background(), []string{"-src", "x", "-modules"}, &bytes.Buffer{}, &errb)); code != 2 {
+		t.Errorf("-modules without -tiny-rust: exit %d\n%s", code, errb.String())
+	}
+	src, err := filepath.Abs("../../kbuild/testdata/fakekernel")
+	if err != nil {
+		t.Fatal(err)
+	}
+	errb.Reset()
+	args := []string{"-src", src, "-base", "tinyconfig", "-no-detect", "-arch", "x86_64", "-cache", t.TempDir(), "-json", "-inline-check", "bzImage"}
+	if code := cli.Code(run(context.Background(), args, &bytes.Buffer{}, &errb)); code != 1 || !strings.Contains(errb.String(), "inline check") {
+		t.Errorf("-inline-check on a fake kernel: exit %d\n%s", code, errb.String())
+	}
+}
+
+// TestInlineJSON: the inline_check object's keys, and [] for a module
+// that imports no helper.
+func TestInlineJSON(t *testing.T) {
+	r := &kbuild.InlineReport{InlineHelpers: true, Vmlinux: []string{"rust_helper_a"}, RustObjectCount: 10,
+		RustObjects: map[string][]string{}, Modules: map[string][]string{"rnull_mod": nil, "null_blk": {}}}
+	b, err := json.Marshal(toInlineJSON(r))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"inline_helpers":true,"inlined":true,"vmlinux_helpers":1,"rust_objects":10,"rust_objects_out_of_line":{},"modules_out_of_line":{"null_blk":[],"rnull_mod":[]}}`
+	if string(b) != want {
+		t.Errorf("inline_check = %s\nwant %s", b, want)
+	}
+	var out bytes.Buffer
+	printInline(&out, r)
+	if !strings.Contains(out.String(), "module rnull_mod imports 0 rust_helper_* symbols") {
+		t.Errorf("printInline:\n%s", out.String())
 	}
 }

@@ -2,14 +2,17 @@
 // Rust, the way the kernel itself will check it, and says which tools to
 // use.
 //
-//	go run ./examples/doctor [-src DIR] [-arch ARCH] [-json]
+//	go run ./examples/doctor [-src DIR] [-arch ARCH] [-timeout DURATION] [-json]
 //
 // It prints every candidate tool found, the chosen consistent set, the
 // problems (each with a fix), the make variables that hand the set to
 // Kbuild, and two verdicts: whether Rust can be enabled, and whether
 // RUST_INLINE_HELPERS can. Without -src the minimums are the built-in
-// fallback table, and it says so. It exits 0 only when Rust can be built
-// for that tree (1 when it cannot, 2 on a usage or internal error).
+// fallback table, and it says so. Each probe of a tool is bounded by
+// -timeout (default 10s): a tool that hangs is killed and reported as a
+// problem. SIGINT or SIGTERM stops the probes and exits. It exits 0 only
+// when Rust can be built for that tree (1 when it cannot, 2 on a usage or
+// internal error or when interrupted).
 package main
 
 import (
@@ -19,58 +22,66 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"text/tabwriter"
 
+	"github.com/rflkit/rflkit/internal/cachedir"
+	"github.com/rflkit/rflkit/internal/cli"
 	"github.com/rflkit/rflkit/toolchain"
 )
 
-func main() {
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
-}
+func main() { cli.Main("doctor", run) }
 
-func run(args []string, stdout, stderr io.Writer) int {
+// run is the command: it parses args and calls toolchain.Detect.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("doctor", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	src := fs.String("src", "", "kernel source tree whose scripts/min-tool-version.sh gives the minimums (default: built-in table)")
 	arch := fs.String("arch", "", "kernel ARCH (default: $ARCH, else the host's)")
 	asJSON := fs.Bool("json", false, "print one JSON object")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	timeout := fs.Duration("timeout", toolchain.DefaultTimeout, "bound on each probe of a tool (a hanging tool is killed and reported)")
+	cache := fs.String("cache", "", "rflkit cache directory, where probe results are remembered (default $RFLKIT_CACHE_DIR or ~/.cache/rflkit)")
+	noCache := fs.Bool("no-cache", false, "probe every tool, without reading or writing the probe cache")
+	if err := cli.Parse(fs, args); err != nil {
+		return err
+	}
+	if *timeout <= 0 {
+		return cli.Usagef("-timeout %s: want a positive duration", *timeout)
 	}
 	if fs.NArg() != 0 {
-		fmt.Fprintf(stderr, "doctor: unexpected arguments %q\n", fs.Args())
-		return 2
+		return cli.Usagef("unexpected arguments %q", fs.Args())
 	}
 	if *src != "" {
 		if st, err := os.Stat(*src); err != nil || !st.IsDir() {
-			fmt.Fprintf(stderr, "doctor: -src %s: not a directory\n", *src)
-			return 2
+			return cli.Usagef("-src %s: not a directory", *src)
 		}
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	rep, err := toolchain.Detect(ctx, toolchain.Options{SrcDir: *src, Arch: *arch})
+	cacheDir := ""
+	if !*noCache {
+		// No cache directory (no $HOME) only costs the cache.
+		cacheDir, _ = cachedir.Resolve(*cache)
+	}
+	rep, err := toolchain.Detect(ctx, toolchain.Options{SrcDir: *src, Arch: *arch, Timeout: *timeout, CacheDir: cacheDir})
 	if err != nil {
-		fmt.Fprintf(stderr, "doctor: %v\n", err)
-		return 2
+		if ctx.Err() != nil {
+			return cli.Exit(2, fmt.Errorf("interrupted: %w", err))
+		}
+		return cli.Exit(2, err)
 	}
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(rep); err != nil {
-			fmt.Fprintf(stderr, "doctor: %v\n", err)
-			return 2
+			return cli.Exit(2, err)
 		}
 	} else {
 		printHuman(stdout, rep)
 	}
 	if rep.RustAvailable && rep.BuildOK {
-		return 0
+		return nil
 	}
-	return 1
+	// The report has said why: exit 1 without a further message.
+	return cli.Exit(1, nil)
 }
 
 func yesNo(b bool) string {
@@ -152,7 +163,11 @@ func printHuman(w io.Writer, r *toolchain.Report) {
 			strings.ToUpper(string(p.Severity)), p.Scope, p.Check, p.Tool, p.Found, p.Want, p.Fix)
 	}
 
-	fmt.Fprintf(w, "\nMake variables: %s\n", strings.Join(r.MakeArgs(), " "))
+	vars := strings.Join(r.MakeArgs(), " ")
+	if vars == "" {
+		vars = "(none: nothing usable was found)"
+	}
+	fmt.Fprintf(w, "\nMake variables: %s\n", vars)
 	fmt.Fprintf(w, "Fingerprint:    %s\n\n", r.Fingerprint)
 	fmt.Fprintf(w, "Rust can be enabled (make rustavailable):      %s\n", yesNo(r.RustAvailable))
 	fmt.Fprintf(w, "RUST_INLINE_HELPERS can be enabled:            %s\n", yesNo(r.InlineHelpers))

@@ -2,12 +2,15 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/rflkit/rflkit/internal/cli"
 	"github.com/rflkit/rflkit/internal/testenv"
 )
 
@@ -18,7 +21,7 @@ func TestUsageErrors(t *testing.T) {
 		{"-src", filepath.Join(t.TempDir(), "missing")},
 	} {
 		var out, errb bytes.Buffer
-		if code := run(args, &out, &errb); code != 2 {
+		if code := runCLI(args, &out, &errb); code != 2 {
 			t.Errorf("run(%q) = %d, want 2 (stderr %q)", args, code, errb.String())
 		}
 	}
@@ -36,7 +39,7 @@ func TestNoToolchain(t *testing.T) {
 		os.Unsetenv(v)
 	}
 	var out, errb bytes.Buffer
-	if code := run(nil, &out, &errb); code != 1 {
+	if code := runCLI(nil, &out, &errb); code != 1 {
 		t.Fatalf("exit %d, want 1; stderr %q", code, errb.String())
 	}
 	s := out.String()
@@ -53,7 +56,7 @@ func TestIntegrationDoctorJSON(t *testing.T) {
 	testenv.Integration(t)
 	src := testenv.KernelSource(t)
 	var out, errb bytes.Buffer
-	code := run([]string{"-src", src, "-arch", "x86_64", "-json"}, &out, &errb)
+	code := runCLI([]string{"-src", src, "-arch", "x86_64", "-json"}, &out, &errb)
 	if code != 0 {
 		t.Fatalf("exit %d; stderr %q\n%s", code, errb.String(), out.String())
 	}
@@ -86,10 +89,15 @@ func TestIntegrationDoctorJSON(t *testing.T) {
 	// Forced to the rustup rustc (no rust-src): exit 1, with the problem.
 	t.Setenv("RUSTC", filepath.Join(os.Getenv("HOME"), ".cargo", "bin", "rustc"))
 	out.Reset()
-	if code := run([]string{"-src", src}, &out, &errb); code != 1 {
+	if code := runCLI([]string{"-src", src}, &out, &errb); code != 1 {
 		t.Fatalf("exit %d with the rustup rustc, want 1\n%s", code, out.String())
 	}
 	if !strings.Contains(out.String(), "(rust, rust-src)") {
 		t.Errorf("no rust-src problem:\n%s", out.String())
 	}
+}
+
+// runCLI runs the command as main does and returns its exit code.
+func runCLI(args []string, stdout, stderr io.Writer) int {
+	return cli.Run(context.Background(), "doctor", run, args, stdout, stderr)
 }

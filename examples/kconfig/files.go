@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"unicode"
 
+	"github.com/rflkit/rflkit/internal/cli"
 	"github.com/rflkit/rflkit/kconfig"
 )
 
@@ -31,7 +33,7 @@ func fileCommands() map[string]command {
 		},
 		"verify": {
 			usage:   "REQUESTED FINAL",
-			summary: "exit 1 and list the requested values that FINAL (after olddefconfig) does not have",
+			summary: "exit 1 and list the requested values that FINAL (after olddefconfig) does not have, and the lines of REQUESTED that cannot be read",
 			run:     runVerify,
 		},
 	}
@@ -48,21 +50,10 @@ func newFlags(e *env, name, args string) *flag.FlagSet {
 	return fs
 }
 
-// parseFlags parses args; a usage error becomes exit status 2.
-func parseFlags(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitError(0)
-		}
-		return exitError(2)
-	}
-	return nil
-}
-
 func usageError(e *env, fs *flag.FlagSet, format string, a ...any) error {
 	fmt.Fprintf(e.stderr, "kconfig %s: %s\n", fs.Name(), fmt.Sprintf(format, a...))
 	fs.Usage()
-	return exitError(2)
+	return cli.Exit(2, nil)
 }
 
 // parseOpts are the parse options of every subcommand: the prefix from
@@ -77,17 +68,57 @@ func readConfig(e *env, path string, opts kconfig.ParseOptions) (*kconfig.Config
 	if err != nil {
 		return nil, err
 	}
-	for _, w := range c.Warnings() {
-		fmt.Fprintf(e.stderr, "%s:%d:%d: warning: %s\n", w.File, w.Line, w.Col, w.Msg)
-	}
+	printParseWarnings(e, c, nil)
 	return c, nil
+}
+
+// printParseWarnings prints c's parse warnings, except those on the lines
+// in skip (reported otherwise). Their messages quote at most an excerpt.
+func printParseWarnings(e *env, c *kconfig.Config, skip map[int]bool) {
+	for _, w := range c.Warnings() {
+		if !skip[w.Line] {
+			fmt.Fprintf(e.stderr, "%s:%d:%d: warning: %s\n", w.File, w.Line, w.Col, w.Msg)
+		}
+	}
+}
+
+// argText is a command-line argument for a message: as typed when it is
+// short and printable, else quoted by kconfig.Excerpt.
+func argText(a string) string {
+	if len(a) <= kconfig.ExcerptLen && strings.IndexFunc(a, func(r rune) bool { return !unicode.IsPrint(r) }) < 0 {
+		return a
+	}
+	return kconfig.Excerpt(a)
+}
+
+// setError words a value that set cannot use in the user's terms: the
+// argument as typed, then what is wrong for the type its spelling points
+// to (`A=0x: not a valid hex value: "0x" has no digits`).
+func setError(arg, sym, val string, err error) error {
+	var ve *kconfig.ValueError
+	if !errors.As(err, &ve) {
+		return err
+	}
+	msg := ve.Msg
+	switch {
+	case val == "":
+		msg = `missing value (want y, m, n, "string", a decimal number or 0x followed by hex digits)`
+	case val[0] != '"' && val[0] != '-' && (val[0] < '0' || val[0] > '9'):
+		// A word: a bool/tristate value misspelt, or a string whose
+		// quotes the shell ate.
+		msg = "not a bool or tristate value (y, m or n), nor a number; a string value needs double quotes"
+		if len(val) <= 40 && !strings.ContainsAny(val, `'"\`) {
+			msg += ": " + sym + `='"` + val + `"'`
+		}
+	}
+	return fmt.Errorf("%s: %s", argText(arg), msg)
 }
 
 func runSet(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "set", "-config FILE [-lenient] SYM=VAL...")
 	file := fs.String("config", ".config", "the `file` to edit in place")
 	lenient := fs.Bool("lenient", false, "skip malformed lines (with a warning) instead of failing, as conf does")
-	if err := parseFlags(fs, args); err != nil {
+	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() == 0 {
@@ -99,18 +130,18 @@ func runSet(ctx context.Context, e *env, args []string) error {
 	}
 	prefix := c.Prefix()
 	for _, a := range fs.Args() {
-		sym, val, ok := strings.Cut(a, "=")
+		typed, val, ok := strings.Cut(a, "=")
 		if !ok {
-			return usageError(e, fs, "%q: want SYM=VAL", a)
+			return usageError(e, fs, "%s: want SYM=VAL", kconfig.Excerpt(a))
 		}
-		sym = strings.TrimPrefix(sym, prefix)
+		sym := strings.TrimPrefix(typed, prefix)
 		if val == "n" {
 			err = c.Unset(sym)
 		} else {
 			err = c.SetString(sym, val)
 		}
 		if err != nil {
-			return err
+			return setError(a, typed, val, err)
 		}
 	}
 	return c.WriteFile(*file)
@@ -123,7 +154,7 @@ func runMerge(ctx context.Context, e *env, args []string) error {
 	builtin := fs.Bool("y", false, "make builtin have precedence over modules (merge_config.sh -y)")
 	strict := fs.Bool("s", false, "fail if a fragment redefines a value (merge_config.sh -s)")
 	quiet := fs.Bool("Q", false, "no warnings for overridden options (merge_config.sh -Q)")
-	if err := parseFlags(fs, args); err != nil {
+	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
 	if *out == "" {
@@ -157,7 +188,7 @@ func runMerge(ctx context.Context, e *env, args []string) error {
 		for _, w := range warns {
 			if w.Kind == kconfig.MergeRedefined {
 				fmt.Fprintln(e.stdout, "The fragment redefined a value and strict mode had been passed.")
-				return exitError(1)
+				return cli.Exit(1, nil)
 			}
 		}
 	}
@@ -167,7 +198,7 @@ func runMerge(ctx context.Context, e *env, args []string) error {
 func runDiff(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "diff", "[-m] A B")
 	merge := fs.Bool("m", false, "print the changed and new values as a fragment (diffconfig -m)")
-	if err := parseFlags(fs, args); err != nil {
+	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() != 2 {
@@ -192,13 +223,15 @@ func runDiff(ctx context.Context, e *env, args []string) error {
 
 func runVerify(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "verify", "REQUESTED FINAL")
-	if err := parseFlags(fs, args); err != nil {
+	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() != 2 {
 		return usageError(e, fs, "want two files")
 	}
-	req, err := readConfig(e, fs.Arg(0), parseOpts(e, true))
+	// Lines of REQUESTED that cannot be read are requests conf ignores:
+	// reported (and counted) with the mismatches, not as warnings.
+	req, err := kconfig.ReadFile(fs.Arg(0), parseOpts(e, true))
 	if err != nil {
 		return err
 	}
@@ -207,12 +240,28 @@ func runVerify(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	ms := kconfig.Verify(req, final)
+	unread := map[int]bool{}
 	for _, m := range ms {
-		fmt.Fprintf(e.stdout, "%s:%d: %s\n", req.Name(), m.Line, m)
+		if m.Unparsed != nil {
+			unread[m.Line] = true
+		}
+	}
+	printParseWarnings(e, req, unread)
+	for _, m := range ms {
+		if m.Unparsed != nil {
+			fmt.Fprintf(e.stdout, "%s:%d:%d: %s\n", req.Name(), m.Line, m.Unparsed.Col, m)
+		} else {
+			fmt.Fprintf(e.stdout, "%s:%d: %s\n", req.Name(), m.Line, m)
+		}
+	}
+	if n := len(ms) - len(unread); n > 0 {
+		fmt.Fprintf(e.stdout, "%d of the requested values are not in %s\n", n, final.Name())
+	}
+	if len(unread) > 0 {
+		fmt.Fprintf(e.stdout, "%d lines of %s cannot be read (conf ignores them)\n", len(unread), req.Name())
 	}
 	if len(ms) > 0 {
-		fmt.Fprintf(e.stdout, "%d of the requested values are not in %s\n", len(ms), final.Name())
-		return exitError(1)
+		return cli.Exit(1, nil)
 	}
 	return nil
 }

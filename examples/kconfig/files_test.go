@@ -9,16 +9,25 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rflkit/rflkit/internal/cli"
 	"github.com/rflkit/rflkit/internal/testenv"
 )
 
-// runT runs the command line in dir and returns the exit status and output.
+// runT runs the command line as main does, with the environment variables
+// the command reads (CONFIG_, KCONFIG_SEED, KCONFIG_PROBABILITY) set from
+// getenv (empty when not there), and returns the exit status and output.
 func runT(t *testing.T, getenv map[string]string, args ...string) (int, string, string) {
 	t.Helper()
+	for _, k := range []string{"CONFIG_", "KCONFIG_SEED", "KCONFIG_PROBABILITY"} {
+		t.Setenv(k, getenv[k])
+	}
+	for k, v := range getenv {
+		t.Setenv(k, v)
+	}
 	var stdout, stderr bytes.Buffer
-	e := &env{stdout: &stdout, stderr: &stderr, getenv: func(k string) string { return getenv[k] }}
-	code := run(context.Background(), args, e)
-	return code, stdout.String(), stderr.String()
+	err := run(context.Background(), args, &stdout, &stderr)
+	cli.Report(&stderr, "kconfig", err)
+	return cli.Code(err), stdout.String(), stderr.String()
 }
 
 func writeT(t *testing.T, dir, name, text string) string {
@@ -79,7 +88,7 @@ func TestSet(t *testing.T) {
 }
 
 func TestMergeGolden(t *testing.T) {
-	gold, err := filepath.Abs("../../kconfig/testdata/config/merge")
+	gold, err := filepath.Abs("../../kconfig/dotconfig/testdata/merge")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,7 +130,7 @@ func TestMergeGolden(t *testing.T) {
 }
 
 func TestDiffGolden(t *testing.T) {
-	t.Chdir("../../kconfig/testdata/config/diff")
+	t.Chdir("../../kconfig/dotconfig/testdata/diff")
 	for _, tc := range []struct {
 		args   []string
 		golden string

@@ -6,6 +6,7 @@
 //	kconfig merge -o OUT BASE FRAGMENT...  merge_config.sh -m, with its warnings
 //	kconfig diff A B                       what scripts/diffconfig A B prints
 //	kconfig verify REQUESTED FINAL         exit 1 and a list when values did not survive
+//	                                       or lines of REQUESTED cannot be read
 //
 // Symbol prefixes come from the CONFIG_ environment variable, as in the
 // kernel's tools (CONFIG_ by default). Run "kconfig help" for the list of
@@ -15,16 +16,18 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"slices"
 	"strings"
+
+	"github.com/rflkit/rflkit/internal/cli"
 )
 
-// command is one subcommand. run returns an exitError to choose the exit
-// status without printing anything more.
+// command is one subcommand. run returns a *cli.ExitError (cli.Exit) to
+// choose the exit status without printing anything more.
 type command struct {
 	usage   string // arguments, after the subcommand's name
 	summary string
@@ -37,11 +40,6 @@ type env struct {
 	getenv         func(string) string
 }
 
-// exitError ends the program with a status, its message already printed.
-type exitError int
-
-func (e exitError) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
-
 // commands is the table of subcommands: the file layer's (files.go) and
 // the Kconfig tree's (tree.go).
 func commands() map[string]command {
@@ -52,40 +50,35 @@ func commands() map[string]command {
 	return cmds
 }
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	code := run(ctx, os.Args[1:], &env{stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv})
-	stop()
-	os.Exit(code)
-}
+func main() { cli.Main("kconfig", run) }
 
-// run dispatches args to a subcommand and returns the exit status.
-func run(ctx context.Context, args []string, e *env) int {
+// run dispatches args to a subcommand. Without one it prints the usage
+// (exit status 2; 0 for help); a subcommand's error is printed as
+// "kconfig SUBCOMMAND: message" (exit status 1) unless it chose its exit
+// status itself.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	e := &env{stdout: stdout, stderr: stderr, getenv: os.Getenv}
 	cmds := commands()
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
-		usage(e.stderr, cmds)
+		usage(stderr, cmds)
 		if len(args) == 0 {
-			return 2
+			return cli.Exit(2, nil)
 		}
-		return 0
+		return nil
 	}
 	c, ok := cmds[args[0]]
 	if !ok {
-		fmt.Fprintf(e.stderr, "kconfig: unknown subcommand %q\n", args[0])
-		usage(e.stderr, cmds)
-		return 2
+		fmt.Fprintf(stderr, "kconfig: unknown subcommand %q\n", args[0])
+		usage(stderr, cmds)
+		return cli.Exit(2, nil)
 	}
 	err := c.run(ctx, e, args[1:])
-	var ee exitError
-	switch {
-	case err == nil:
-		return 0
-	case errors.As(err, &ee):
-		return int(ee)
-	default:
-		fmt.Fprintf(e.stderr, "kconfig %s: %v\n", args[0], err)
-		return 1
+	var ee *cli.ExitError
+	if err == nil || errors.As(err, &ee) || errors.Is(err, flag.ErrHelp) {
+		return err
 	}
+	fmt.Fprintf(stderr, "kconfig %s: %v\n", args[0], err)
+	return cli.Exit(1, nil)
 }
 
 func usage(w io.Writer, cmds map[string]command) {

@@ -5,11 +5,14 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/rflkit/rflkit/internal/atomicfile"
+	"os"
 	"sort"
 	"strings"
 	"time"
 
+	"github.com/rflkit/rflkit/internal/atomicfile"
+	"github.com/rflkit/rflkit/internal/cachedir"
+	"github.com/rflkit/rflkit/internal/cli"
 	"github.com/rflkit/rflkit/kconfig"
 	"github.com/rflkit/rflkit/toolchain"
 )
@@ -77,7 +80,7 @@ func (v varsFlag) String() string {
 func (v varsFlag) Set(s string) error {
 	k, x, ok := strings.Cut(s, "=")
 	if !ok || k == "" {
-		return fmt.Errorf("want NAME=VALUE, got %q", s)
+		return fmt.Errorf("want NAME=VALUE, got %s", kconfig.Excerpt(s))
 	}
 	v[k] = x
 	return nil
@@ -106,7 +109,7 @@ func (f *treeFlags) load(ctx context.Context, e *env) (*kconfig.Tree, error) {
 	vars := map[string]string{}
 	fingerprint := ""
 	if !f.noDetect && len(f.vars) == 0 {
-		rep, err := toolchain.Detect(ctx, toolchain.Options{SrcDir: f.src, Arch: f.arch})
+		rep, err := toolchain.Detect(ctx, toolchain.Options{SrcDir: f.src, Arch: f.arch, CacheDir: f.probeCache()})
 		if err != nil {
 			return nil, fmt.Errorf("toolchain doctor: %w (pass -var NAME=VALUE or -no-detect)", err)
 		}
@@ -124,6 +127,13 @@ func (f *treeFlags) load(ctx context.Context, e *env) (*kconfig.Tree, error) {
 	})
 }
 
+// probeCache is the cache root for the toolchain doctor's probes: -cache,
+// else the default one; "" (no cache) when there is none.
+func (f *treeFlags) probeCache() string {
+	d, _ := cachedir.Resolve(f.cache)
+	return d
+}
+
 func (f *treeFlags) input(e *env) (*kconfig.Config, error) {
 	if f.config == "" {
 		return nil, nil
@@ -131,7 +141,7 @@ func (f *treeFlags) input(e *env) (*kconfig.Config, error) {
 	return readConfig(e, f.config, parseOpts(e, true))
 }
 
-func printWarnings(e *env, r *kconfig.Result) {
+func printWarnings(e *env, r *kconfig.TargetResult) {
 	for _, w := range r.Warnings {
 		fmt.Fprintln(e.stderr, w)
 	}
@@ -139,7 +149,7 @@ func printWarnings(e *env, r *kconfig.Result) {
 
 func runOldDefconfig(ctx context.Context, e *env, args []string) error {
 	fs, f := newTreeFlags(e, "olddefconfig", "-src TREE [-arch ARCH] -config IN [-o OUT]")
-	if err := parseFlags(fs, args); err != nil {
+	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
 	if f.src == "" || f.config == "" || fs.NArg() != 0 {
@@ -164,7 +174,7 @@ func runOldDefconfig(ctx context.Context, e *env, args []string) error {
 
 func runAllConfig(ctx context.Context, e *env, name string, mode kconfig.AllMode, args []string) error {
 	fs, f := newTreeFlags(e, name, "-src TREE [-arch ARCH] [-config ALLCONFIG] -o OUT")
-	if err := parseFlags(fs, args); err != nil {
+	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
 	if f.src == "" || f.out == "" || fs.NArg() != 0 {
@@ -185,7 +195,7 @@ func runAllConfig(ctx context.Context, e *env, name string, mode kconfig.AllMode
 
 func runSavedefconfig(ctx context.Context, e *env, args []string) error {
 	fs, f := newTreeFlags(e, "savedefconfig", "-src TREE [-arch ARCH] -config IN [-o OUT]")
-	if err := parseFlags(fs, args); err != nil {
+	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
 	if f.src == "" || f.config == "" || fs.NArg() != 0 {
@@ -209,7 +219,7 @@ func runSavedefconfig(ctx context.Context, e *env, args []string) error {
 
 func runExplain(ctx context.Context, e *env, args []string) error {
 	fs, f := newTreeFlags(e, "explain", "-src TREE [-arch ARCH] -config IN SYM[=VAL]")
-	if err := parseFlags(fs, args); err != nil {
+	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
 	if f.src == "" || f.config == "" || fs.NArg() != 1 {
@@ -230,15 +240,48 @@ func runExplain(ctx context.Context, e *env, args []string) error {
 	}
 	fmt.Fprint(e.stdout, x)
 	if !x.Takes {
-		return exitError(1)
+		f.toolchainFixes(ctx, e, x)
+		return cli.Exit(1, nil)
 	}
 	return nil
+}
+
+// toolchainFixes asks the toolchain doctor, when a root cause of x comes
+// from the toolchain (a value a macro computed), what is wrong with the
+// tools the tree was read with (the -var tools, as Kbuild uses them) and
+// how to fix it: its problems and fixes, printed after the explanation.
+func (f *treeFlags) toolchainFixes(ctx context.Context, e *env, x *kconfig.Explanation) {
+	fromTools := false
+	for _, chain := range x.Causes {
+		if len(chain[len(chain)-1].Macros) > 0 {
+			fromTools = true
+		}
+	}
+	if !fromTools {
+		return
+	}
+	env := os.Environ()
+	for k, v := range f.vars {
+		env = append(env, k+"="+v)
+	}
+	rep, err := toolchain.Detect(ctx, toolchain.Options{SrcDir: f.src, Arch: f.arch, Env: env, CacheDir: f.probeCache()})
+	if err != nil {
+		fmt.Fprintf(e.stdout, "  toolchain doctor: %v\n", err)
+		return
+	}
+	if len(rep.Problems) == 0 {
+		return
+	}
+	fmt.Fprintln(e.stdout, "  the toolchain doctor says:")
+	for _, p := range rep.Problems {
+		fmt.Fprintf(e.stdout, "    %s: %s [%s]: found %s; want %s\n      fix: %s\n", p.Severity, p.Tool, p.Check, p.Found, p.Want, p.Fix)
+	}
 }
 
 func runRandConfig(ctx context.Context, e *env, args []string) error {
 	fs, f := newTreeFlags(e, "randconfig", "-src TREE [-arch ARCH] [-seed N] [-config ALLCONFIG] -o OUT")
 	seed := fs.String("seed", "", "KCONFIG_SEED (default $KCONFIG_SEED, else the time)")
-	if err := parseFlags(fs, args); err != nil {
+	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
 	if f.src == "" || f.out == "" || fs.NArg() != 0 {

@@ -13,25 +13,27 @@
 //	analysis.json the statistics (per-arm summaries, ratios, intervals)
 //	plot.svg      per-arm distributions (and plot.png)
 //
+// (bench/report.WriteAll writes them; doc/metadata.md describes
+// results.json and analysis.json field by field).
+//
 // Usage:
 //
 //	go run ./examples/nullblk-bench [-preset quick|default|published] [-out DIR] [-seed N]
 //	go run ./examples/nullblk-bench -analyze results.json [-out DIR]
+//
+// The exit status is 0 on success, 2 for a bad command line and 1 for any
+// other failure.
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/rflkit/rflkit/internal/atomicfile"
 	"io"
 	"log/slog"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -39,6 +41,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/rflkit/rflkit/bench"
+	"github.com/rflkit/rflkit/bench/report"
 	"github.com/rflkit/rflkit/kbuild"
 	"github.com/rflkit/rflkit/toolchain"
 )
@@ -47,6 +50,7 @@ import (
 // (scripts/setup installs it).
 const defaultTarball = "/usr/src/linux-source-7.2.tar.xz"
 
+// options are the command-line flags.
 type options struct {
 	preset  string
 	out     string
@@ -56,33 +60,88 @@ type options struct {
 	cache   string
 	verbose bool
 	build   bool
+	// wallBoots overrides the preset's wall-clock boots per kernel
+	// (-1: the preset's own).
+	wallBoots int
+	// noPlugin measures -icount boots without the instruction-counting
+	// plugin (fio-derived instructions per I/O only).
+	noPlugin bool
+	// modules adds the module arms: both kernels built with loadable
+	// null_blk and rnull_mod modules, loaded for every sample.
+	modules bool
+	// cl are the sharded modes' flags (cluster.go).
+	cl clusterOptions
 }
 
 func main() {
-	var o options
-	flag.StringVar(&o.preset, "preset", "default", "workload preset: "+strings.Join(bench.PresetNames(), ", "))
-	flag.StringVar(&o.out, "out", "nullblk-bench-results", "output directory")
-	flag.Uint64Var(&o.seed, "seed", 1, "seed of the boot schedule and of the bootstrap")
-	flag.StringVar(&o.analyze, "analyze", "", "re-analyse this results.json without running anything")
-	flag.StringVar(&o.src, "src", "", "kernel source tarball or tree (default $RFLKIT_KERNEL_SRC, else "+defaultTarball+")")
-	flag.StringVar(&o.cache, "cache", "", "rflkit cache directory (default $RFLKIT_CACHE_DIR, else ~/.cache/rflkit)")
-	flag.BoolVar(&o.verbose, "v", false, "log each step and the guests' consoles to stderr")
-	flag.BoolVar(&o.build, "build-only", false, "check the toolchain and build (or find cached) the two kernels, then stop")
-	flag.Parse()
-	if flag.NArg() > 0 {
-		fmt.Fprintf(os.Stderr, "nullblk-bench: unexpected arguments %q\n", flag.Args())
-		flag.Usage()
-		os.Exit(2)
-	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, o, os.Stdout, os.Stderr); err != nil {
-		fmt.Fprintf(os.Stderr, "nullblk-bench: %v\n", err)
-		os.Exit(1)
-	}
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(exitCode(err, os.Stderr))
 }
 
-func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
+// usageError is a bad command line; the flag set has already said what is
+// wrong and printed the usage.
+type usageError struct{ err error }
+
+func (e *usageError) Error() string { return e.err.Error() }
+func (e *usageError) Unwrap() error { return e.err }
+
+// exitCode is the exit status for run's error: 0 for none (and for -h),
+// 2 for a bad command line, 1 for anything else, which it prints.
+func exitCode(err error, stderr io.Writer) int {
+	var ue *usageError
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.As(err, &ue):
+		return 2
+	}
+	fmt.Fprintf(stderr, "nullblk-bench: %v\n", err)
+	return 1
+}
+
+// parseFlags parses args (without the program name); usage and flag
+// errors go to stderr.
+func parseFlags(args []string, stderr io.Writer) (options, error) {
+	var o options
+	fs := flag.NewFlagSet("nullblk-bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.preset, "preset", "default", "workload preset: "+strings.Join(bench.PresetNames(), ", "))
+	fs.StringVar(&o.out, "out", "nullblk-bench-results", "output directory")
+	fs.Uint64Var(&o.seed, "seed", 1, "seed of the boot schedule and of the bootstrap")
+	fs.StringVar(&o.analyze, "analyze", "", "re-analyse this results.json without running anything")
+	fs.StringVar(&o.src, "src", "", "kernel source tarball or tree (default $RFLKIT_KERNEL_SRC, else "+defaultTarball+")")
+	fs.StringVar(&o.cache, "cache", "", "rflkit cache directory (default $RFLKIT_CACHE_DIR, else ~/.cache/rflkit)")
+	fs.BoolVar(&o.verbose, "v", false, "log each step and the guests' consoles to stderr")
+	fs.IntVar(&o.wallBoots, "wall-boots", -1, "wall-clock boots per kernel, overriding the preset's (-1); useful under KVM or on bare metal, noise under TCG")
+	fs.BoolVar(&o.noPlugin, "no-plugin", false, "count -icount boots with fio's IOPS only, without the instruction-counting TCG plugin")
+	fs.BoolVar(&o.modules, "modules", false, "also compare the drivers as loadable modules (loaded and unloaded for every sample) with the built-in ones, helpers on and off")
+	fs.BoolVar(&o.build, "build-only", false, "check the toolchain and build (or find cached) the two kernels, then stop")
+	o.cl.register(fs)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return o, err
+		}
+		return o, &usageError{err}
+	}
+	o.cl.mergeArgs = fs.Args()
+	if fs.NArg() > 0 && !o.cl.merge {
+		err := fmt.Errorf("unexpected arguments %q", fs.Args())
+		fmt.Fprintf(stderr, "nullblk-bench: %v\n", err)
+		fs.Usage()
+		return o, &usageError{err}
+	}
+	return o, nil
+}
+
+// run is the command: args are the arguments without the program name;
+// the tables and progress go to stdout, logs and the usage to stderr.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	o, err := parseFlags(args, stderr)
+	if err != nil {
+		return err
+	}
 	if err := os.MkdirAll(o.out, 0o755); err != nil {
 		return err
 	}
@@ -91,11 +150,24 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		return writeOutputs(o, res, stdout, false)
+		_, err = report.WriteAll(o.out, res, report.WriteOptions{Reanalyse: true, Out: stdout})
+		return err
 	}
+	if handled, err := runCluster(ctx, o, stdout, stderr); handled {
+		return err
+	}
+	return measure(ctx, o, stdout, stderr)
+}
+
+// measure checks the toolchain, builds the two kernels, runs the
+// experiment and writes its outputs.
+func measure(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	p, err := bench.PresetByName(o.preset)
 	if err != nil {
 		return err
+	}
+	if o.wallBoots >= 0 {
+		p.WallBoots = o.wallBoots
 	}
 	ui := newUI(stdout)
 	level := slog.LevelWarn
@@ -139,31 +211,39 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		if helpers {
 			name = "helpers-on"
 		}
-		// The same source, variables and (no) fingerprint as
-		// internal/testkernel, so that kernels built by the tests are
-		// cache hits here and the other way round; kbuild keys the cache
-		// on the versions of the tools these variables name.
-		b := &kbuild.Builder{Src: src, Arch: "x86_64", MakeVars: kernelVars(rep.MakeVars),
-			CacheDir: o.cache, Progress: func(e kbuild.Event) { ui.build(name, e) }}
+		// The toolchain is handed on as internal/testkernel and
+		// examples/build hand it (UseToolchain), so that kernels built by
+		// the tests are cache hits here and the other way round.
+		b := &kbuild.Builder{Src: src, Arch: "x86_64", CacheDir: o.cache,
+			Progress: func(e kbuild.Event) { ui.build(name, e) }}
+		b.UseToolchain(rep)
 		if o.verbose {
-			b.Log = stderr
+			b.MakeOutput = stderr
 		}
 		r, err := b.Build(ctx, kbuild.BuildSpec{Config: kbuild.TinyRust(helpers), Targets: []string{"bzImage"}})
 		if err != nil {
 			return fmt.Errorf("build %s: %w", name, err)
 		}
-		img := r.Artifacts["bzImage"]
-		if img == "" {
-			img = r.Artifacts["kernel"]
-		}
+		img := r.Artifacts[kbuild.ArtifactKernel]
 		if img == "" {
 			return fmt.Errorf("build %s: no bzImage among %v", name, r.Artifacts)
 		}
 		ui.done("build %s: %s (cache hit %v)", name, img, r.CacheHit)
 		cacheHits[name] = r.CacheHit
-		kernels = append(kernels, bench.KernelArm{Name: name, Helpers: helpers, BzImage: img, Config: r.Artifacts["config"]})
+		kernels = append(kernels, bench.KernelArm{Name: name, Helpers: helpers, BzImage: img, Config: r.Artifacts[kbuild.ArtifactConfig],
+			SystemMap: r.Artifacts[kbuild.ArtifactSystemMap]})
+	}
+	if o.modules {
+		mods, err := buildModuleKernels(ctx, o, src, rep, ui, stderr, cacheHits)
+		if err != nil {
+			return err
+		}
+		kernels = append(kernels, mods...)
 	}
 
+	if o.cl.wantsPlan() {
+		return planAndRun(ctx, o, p, kernels, toolchainInfo(rep), stdout)
+	}
 	if o.build {
 		return nil
 	}
@@ -173,8 +253,8 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	if o.verbose {
 		console = stderr
 	}
-	e := &bench.Experiment{Kernels: kernels, Preset: p, Seed: o.seed, Log: log,
-		Boot:     bench.QEMUBoot(bench.QEMUOptions{CacheDir: o.cache, Console: console, Logger: log}),
+	e := &bench.Experiment{Kernels: kernels, Preset: p, Seed: o.seed, Logger: log,
+		Boot:     bench.QEMUBoot(bench.QEMUOptions{CacheDir: o.cache, Console: console, Logger: log, NoPlugin: o.noPlugin}),
 		Progress: ui.progress}
 	res, runErr := e.Run(ctx)
 	ui.done("experiment: %d boots in %s", lenBoots(res), time.Since(t0).Round(time.Second))
@@ -188,22 +268,11 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	for i := range res.Kernels {
 		res.Kernels[i].CacheHit = cacheHits[res.Kernels[i].Name]
 	}
-	if err := writeOutputs(o, res, stdout, runErr != nil); err != nil {
+	if _, err := report.WriteAll(o.out, res, report.WriteOptions{Out: stdout}); err != nil {
 		return errors.Join(runErr, err)
 	}
 	fmt.Fprintf(stdout, "total wall time %s\n", time.Since(t0).Round(time.Second))
 	return runErr
-}
-
-// kernelVars keeps the toolchain variables that choose the compilers.
-func kernelVars(all map[string]string) map[string]string {
-	out := map[string]string{}
-	for _, k := range []string{"LLVM", "RUSTC", "HOSTRUSTC", "RUSTDOC", "BINDGEN"} {
-		if v, ok := all[k]; ok {
-			out[k] = v
-		}
-	}
-	return out
 }
 
 func lenBoots(r *bench.Results) int {
@@ -211,72 +280,6 @@ func lenBoots(r *bench.Results) int {
 		return 0
 	}
 	return len(r.Boots)
-}
-
-// writeOutputs analyses res and writes results.json (unless
-// re-analysing), report.md, bench.txt and the plots.
-func writeOutputs(o options, res *bench.Results, stdout io.Writer, partial bool) error {
-	if o.analyze == "" {
-		if err := res.WriteFile(filepath.Join(o.out, "results.json")); err != nil {
-			return err
-		}
-	}
-	if partial && len(res.Boots) == 0 {
-		return nil
-	}
-	a, err := bench.Analyze(res, bench.AnalyzeOptions{Bootstrap: bench.BootstrapOptions{Seed: res.Seed}})
-	if err != nil {
-		return err
-	}
-	if err := bench.WriteTable(stdout, a); err != nil {
-		return err
-	}
-	for _, s := range bench.Summary(a) {
-		fmt.Fprintln(stdout, s)
-	}
-	var files []string
-	write := func(name string, data []byte) error {
-		files = append(files, name)
-		return writeFile(filepath.Join(o.out, name), data)
-	}
-	var bf bytes.Buffer
-	if err := bench.WriteBenchfmt(&bf, res); err != nil {
-		return err
-	}
-	if err := write("bench.txt", bf.Bytes()); err != nil {
-		return err
-	}
-	plotFile := ""
-	if svg, png, err := bench.Plot(a); err == nil {
-		if err := write("plot.svg", svg); err != nil {
-			return err
-		}
-		if err := write("plot.png", png); err != nil {
-			return err
-		}
-		plotFile = "plot.png"
-	}
-	aj, err := json.MarshalIndent(a, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := write("analysis.json", append(aj, '\n')); err != nil {
-		return err
-	}
-	var md bytes.Buffer
-	if err := bench.WriteMarkdown(&md, res, a, bench.ReportOptions{PlotFile: plotFile}); err != nil {
-		return err
-	}
-	if err := write("report.md", md.Bytes()); err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "wrote %s in %s\n", strings.Join(files, ", "), o.out)
-	return nil
-}
-
-// writeFile writes atomically: temp file, fsync, rename.
-func writeFile(path string, data []byte) error {
-	return atomicfile.WriteFile(path, data, 0o644)
 }
 
 // ui prints progress: a redrawn bar with a time estimate on a terminal,

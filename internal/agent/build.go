@@ -1,3 +1,10 @@
+//go:build !rflkit_guest
+
+// This file is the host's builder of the guest program, and the one file
+// of the package that the guest program leaves out (Build compiles it with
+// -tags rflkit_guest): it imports internal/osutil and internal/cachedir,
+// which the guest's scratch module does not have.
+
 package agent
 
 import (
@@ -15,8 +22,11 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"syscall"
 	"time"
+
+	"github.com/rflkit/rflkit/internal/cachedir"
+	"github.com/rflkit/rflkit/internal/flock"
+	"github.com/rflkit/rflkit/internal/osutil"
 )
 
 // sources holds this package and the guest program, so that the agent can
@@ -27,6 +37,10 @@ import (
 //go:embed *.go guest/*.go
 var sources embed.FS
 
+// guestTag is the build tag of the guest program: it leaves out this file,
+// the only one of the package that needs more than the standard library.
+const guestTag = "rflkit_guest"
+
 // BuildOptions configures Build. The zero value is ready to use.
 type BuildOptions struct {
 	// CacheDir is rflkit's cache root; "" = $RFLKIT_CACHE_DIR, else
@@ -34,38 +48,40 @@ type BuildOptions struct {
 	CacheDir string
 	// Go is the go command; "" = "go" on PATH, else $GOROOT/bin/go.
 	Go string
-	// Log receives the go command's output; nil = discard.
+	// GoOutput receives the go command's output (stdout and stderr, as
+	// it printed them); nil = discard. It is written only when Build
+	// actually runs go build.
+	GoOutput io.Writer
+	// Log is GoOutput's old name; it is used when GoOutput is nil.
+	//
+	// Deprecated: use GoOutput.
 	Log io.Writer
 }
 
-// DefaultCacheDir resolves rflkit's cache root as HACKING.md describes.
-//
-// It repeats internal/cachedir's rule rather than importing it: this
-// package's sources are embedded and compiled into the guest agent as a
-// module of their own (see Build), which must not need other packages.
+// goOutput returns where go build's output goes, nil for nowhere.
+func (o BuildOptions) goOutput() io.Writer {
+	if o.GoOutput != nil {
+		return o.GoOutput
+	}
+	return o.Log
+}
+
+// DefaultCacheDir resolves rflkit's cache root as HACKING.md describes
+// (internal/cachedir's rule): dir, else $RFLKIT_CACHE_DIR, else
+// os.UserCacheDir()/rflkit.
 func DefaultCacheDir(dir string) (string, error) {
-	if dir != "" {
-		return dir, nil
-	}
-	if d := os.Getenv("RFLKIT_CACHE_DIR"); d != "" {
-		return d, nil
-	}
-	d, err := os.UserCacheDir()
-	if err != nil {
-		return "", fmt.Errorf("no cache directory: %w", err)
-	}
-	return filepath.Join(d, "rflkit"), nil
+	return cachedir.Resolve(dir)
 }
 
 // SourceHash is the hash of the embedded agent sources plus the target
-// (linux/amd64) and build flags: the cache key of Build.
+// (linux/amd64) and build flags (tags included): the cache key of Build.
 func SourceHash() (string, error) {
 	files, err := sourceFiles()
 	if err != nil {
 		return "", err
 	}
 	h := sha256.New()
-	fmt.Fprintf(h, "rflkit-agent v1 linux/amd64 CGO_ENABLED=0 -trimpath -ldflags=-s -w\n")
+	fmt.Fprintf(h, "rflkit-agent v2 linux/amd64 CGO_ENABLED=0 -tags=%s -trimpath -ldflags=-s -w\n", guestTag)
 	for _, f := range files {
 		b, err := sources.ReadFile(f)
 		if err != nil {
@@ -167,19 +183,18 @@ func Build(ctx context.Context, opts BuildOptions) (string, error) {
 		}
 	}
 	tmpBin := filepath.Join(dir, ".init.tmp")
-	cmd := exec.CommandContext(ctx, goBin, "build", "-trimpath", "-ldflags=-s -w", "-o", tmpBin, "./"+path.Join(pkgDir, "guest"))
+	cmd := osutil.Command(ctx, goBin, "build", "-tags="+guestTag, "-trimpath", "-ldflags=-s -w", "-o", tmpBin, "./"+path.Join(pkgDir, "guest"))
 	cmd.Dir = work
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64", "GOAMD64=v1",
 		"GOTOOLCHAIN=local", "GOWORK=off", "GOFLAGS=", "GOPROXY=off")
 	var out bytes.Buffer
 	cmd.Stdout = &out
 	cmd.Stderr = &out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	cmd.WaitDelay = 5 * time.Second
 	err = cmd.Run()
-	if opts.Log != nil {
-		_, _ = opts.Log.Write(out.Bytes())
+	// The compilers go build started die with it.
+	_ = osutil.KillGroup(cmd)
+	if w := opts.goOutput(); w != nil {
+		_, _ = w.Write(out.Bytes())
 	}
 	if err != nil {
 		os.Remove(tmpBin)
@@ -191,27 +206,12 @@ func Build(ctx context.Context, opts BuildOptions) (string, error) {
 	return bin, nil
 }
 
-// lockFile takes an exclusive flock on path, polling so that ctx can end
-// the wait. The returned function releases it.
+// lockFile takes an exclusive flock on path (internal/flock), waiting until ctx
+// is done. The returned function releases it.
 func lockFile(ctx context.Context, path string) (func(), error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
+	l, err := flock.Acquire(ctx, path, flock.Options{Poll: 50 * time.Millisecond})
 	if err != nil {
 		return nil, err
 	}
-	for {
-		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-		if err == nil {
-			return func() { _ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN); f.Close() }, nil
-		}
-		if err != syscall.EWOULDBLOCK {
-			f.Close()
-			return nil, fmt.Errorf("lock %s: %w", path, err)
-		}
-		select {
-		case <-ctx.Done():
-			f.Close()
-			return nil, fmt.Errorf("lock %s: %w", path, ctx.Err())
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
+	return l.Unlock, nil
 }

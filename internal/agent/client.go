@@ -25,6 +25,7 @@ type Client struct {
 type call struct {
 	stdout, stderr io.Writer
 	exit           chan *Message
+	acks           chan struct{} // StdinAck messages; nil without streamed stdin
 }
 
 // ErrClosed reports a stream that ended (the guest went away).
@@ -81,7 +82,17 @@ func (cl *Client) loop() {
 			if w != nil {
 				_, _ = w.Write(m.Data)
 			}
-		case TypeExit:
+		case TypeStdinAck:
+			cl.mu.Lock()
+			k := cl.calls[m.ID]
+			cl.mu.Unlock()
+			if k != nil && k.acks != nil {
+				select {
+				case k.acks <- struct{}{}:
+				default: // more acks than chunks: a confused guest; ignore
+				}
+			}
+		case TypeExit, TypeModuleDone:
 			cl.mu.Lock()
 			k := cl.calls[m.ID]
 			delete(cl.calls, m.ID)
@@ -125,10 +136,15 @@ func (cl *Client) WaitReady(ctx context.Context) (*Message, error) {
 
 // Command is one command to run in the guest.
 type Command struct {
-	Argv    []string
-	Env     []string // added to the agent's environment
-	Dir     string
-	Stdin   []byte
+	Argv []string
+	Env  []string // added to the agent's environment
+	Dir  string
+	// Stdin is streamed to the command (in chunks, under flow control)
+	// until it returns io.EOF or another error, which both end the
+	// command's input; nil = an empty input. Exec does not wait for a
+	// Read that is blocked when the command exits: the goroutine reading
+	// Stdin ends when that Read returns.
+	Stdin   io.Reader
 	Timeout time.Duration // enforced by the guest; 0 = none
 	Stdout  io.Writer     // nil = discard
 	Stderr  io.Writer     // nil = discard
@@ -149,29 +165,25 @@ func (cl *Client) Exec(ctx context.Context, cmd Command) (*Exit, error) {
 		return nil, errors.New("agent: empty command")
 	}
 	k := &call{stdout: cmd.Stdout, stderr: cmd.Stderr, exit: make(chan *Message, 1)}
-	cl.mu.Lock()
-	select {
-	case <-cl.done:
-		cl.mu.Unlock()
-		return nil, fmt.Errorf("agent: %w", cl.err)
-	default:
+	if cmd.Stdin != nil {
+		k.acks = make(chan struct{}, StdinWindow)
 	}
-	cl.nextID++
-	id := cl.nextID
-	cl.calls[id] = k
-	cl.mu.Unlock()
-	forget := func() {
-		cl.mu.Lock()
-		delete(cl.calls, id)
-		cl.mu.Unlock()
+	id, forget, err := cl.register(k)
+	if err != nil {
+		return nil, err
 	}
-	err := cl.c.send(&Message{
+	err = cl.c.send(&Message{
 		Type: TypeExec, ID: id, Argv: cmd.Argv, Env: cmd.Env, Dir: cmd.Dir,
-		Stdin: cmd.Stdin, TimeoutMS: cmd.Timeout.Milliseconds(),
+		StdinStream: cmd.Stdin != nil, TimeoutMS: cmd.Timeout.Milliseconds(),
 	})
 	if err != nil {
 		forget()
 		return nil, err
+	}
+	if cmd.Stdin != nil {
+		pctx, stop := context.WithCancel(ctx)
+		defer stop() // the command ended: send no more input
+		go cl.pumpStdin(pctx, id, cmd.Stdin, k.acks)
 	}
 	select {
 	case m := <-k.exit:
@@ -186,6 +198,110 @@ func (cl *Client) Exec(ctx context.Context, cmd Command) (*Exit, error) {
 	}
 }
 
+// stdinChunk bounds one Stdin message.
+const stdinChunk = 32 << 10
+
+// pumpStdin sends r to command id in Stdin messages, at most StdinWindow
+// unacknowledged chunks at a time, then an EOF. It stops when ctx is done
+// (the command ended or Exec was cancelled).
+func (cl *Client) pumpStdin(ctx context.Context, id uint64, r io.Reader, acks <-chan struct{}) {
+	buf := make([]byte, stdinChunk)
+	inflight := 0
+	for {
+		for inflight >= StdinWindow {
+			select {
+			case <-acks:
+				inflight--
+			case <-ctx.Done():
+				return
+			}
+		}
+		// Take the acks that came while reading, without waiting.
+		for drained := false; !drained && inflight > 0; {
+			select {
+			case <-acks:
+				inflight--
+			default:
+				drained = true
+			}
+		}
+		n, err := r.Read(buf)
+		if ctx.Err() != nil {
+			return
+		}
+		if n > 0 {
+			if cl.c.send(&Message{Type: TypeStdin, ID: id, Data: buf[:n]}) != nil {
+				return
+			}
+			inflight++
+		}
+		if err != nil {
+			// io.EOF or a read error: either way the input ends here.
+			_ = cl.c.send(&Message{Type: TypeStdin, ID: id, EOF: true})
+			return
+		}
+	}
+}
+
+// ModuleRequest is a kernel module operation for Client.Module.
+type ModuleRequest struct {
+	// Op is ModuleLoad or ModuleUnload.
+	Op string
+	// Name is the module's name (rnull_mod), needed to unload.
+	Name string
+	// Path is the guest path of the .ko file, needed to load.
+	Path string
+	// Params are the module parameters of a load ("nr_devices=0").
+	Params string
+}
+
+// ModuleResult is how a module operation ended in the guest.
+type ModuleResult struct {
+	// Errno is the kernel's error number; 0 when it succeeded or when
+	// the failure was not the kernel's (Error says).
+	Errno int
+	// Error is why the operation failed; "" on success.
+	Error string
+	// Dmesg is what the kernel logged during the operation.
+	Dmesg string
+	// Duration is the operation's time, measured in the guest.
+	Duration time.Duration
+}
+
+// Module asks the guest to load or unload a kernel module and waits for
+// the answer. A refusal of the kernel is not an error of Module: it is
+// in the result (Errno, Error, Dmesg). Cancelling ctx returns ctx.Err()
+// without waiting (a module's init cannot be interrupted).
+func (cl *Client) Module(ctx context.Context, req ModuleRequest) (*ModuleResult, error) {
+	switch req.Op {
+	case ModuleLoad, ModuleUnload:
+	default:
+		return nil, fmt.Errorf("agent: unknown module operation %q", req.Op)
+	}
+	k := &call{exit: make(chan *Message, 1)}
+	id, forget, err := cl.register(k)
+	if err != nil {
+		return nil, err
+	}
+	if err := cl.c.send(&Message{Type: TypeModule, ID: id, Op: req.Op, Module: req.Name, Path: req.Path, Params: req.Params}); err != nil {
+		forget()
+		return nil, err
+	}
+	select {
+	case m := <-k.exit:
+		if m.Type != TypeModuleDone {
+			return nil, fmt.Errorf("agent: module %s %s: answered by %q", req.Op, req.Name, m.Type)
+		}
+		return &ModuleResult{Errno: m.Errno, Error: m.Error, Dmesg: m.Dmesg, Duration: time.Duration(m.DurationNS)}, nil
+	case <-cl.done:
+		forget()
+		return nil, fmt.Errorf("agent: module %s %s: %w", req.Op, req.Name, cl.err)
+	case <-ctx.Done():
+		forget()
+		return nil, ctx.Err()
+	}
+}
+
 // Poweroff asks the guest to sync and power off. It does not wait.
 func (cl *Client) Poweroff() error {
 	return cl.c.send(&Message{Type: TypePoweroff})
@@ -193,3 +309,24 @@ func (cl *Client) Poweroff() error {
 
 // Close closes the stream.
 func (cl *Client) Close() error { return cl.rc.Close() }
+
+// register gives call k an id and files it, so that the reader goroutine
+// can route the guest's answers to it; forget removes it again. It fails
+// once the connection is gone.
+func (cl *Client) register(k *call) (id uint64, forget func(), err error) {
+	cl.mu.Lock()
+	defer cl.mu.Unlock()
+	select {
+	case <-cl.done:
+		return 0, nil, fmt.Errorf("agent: %w", cl.err)
+	default:
+	}
+	cl.nextID++
+	id = cl.nextID
+	cl.calls[id] = k
+	return id, func() {
+		cl.mu.Lock()
+		delete(cl.calls, id)
+		cl.mu.Unlock()
+	}, nil
+}

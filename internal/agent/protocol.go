@@ -8,16 +8,31 @@ import (
 	"io"
 )
 
-// Message types. The host sends Exec, Kill and Poweroff; the guest sends
-// Ready, Stdout, Stderr and Exit.
+// Message types. The host sends Exec, Stdin, Kill, Module and Poweroff;
+// the guest sends Ready, Stdout, Stderr, StdinAck, Exit and ModuleDone.
 const (
-	TypeReady    = "ready"    // guest → host, once, when /init is up
-	TypeExec     = "exec"     // host → guest: run a command
-	TypeStdout   = "stdout"   // guest → host: a chunk of a command's stdout
-	TypeStderr   = "stderr"   // guest → host: a chunk of a command's stderr
-	TypeExit     = "exit"     // guest → host: a command ended
-	TypeKill     = "kill"     // host → guest: kill a running command
-	TypePoweroff = "poweroff" // host → guest: sync and power off
+	TypeReady    = "ready"     // guest → host, once, when /init is up
+	TypeExec     = "exec"      // host → guest: run a command
+	TypeStdin    = "stdin"     // host → guest: a chunk of a command's stdin (Data), or its end (EOF)
+	TypeStdinAck = "stdin_ack" // guest → host: a stdin chunk was handed to the command (flow control)
+	TypeStdout   = "stdout"    // guest → host: a chunk of a command's stdout
+	TypeStderr   = "stderr"    // guest → host: a chunk of a command's stderr
+	TypeExit     = "exit"      // guest → host: a command ended
+	TypeKill     = "kill"      // host → guest: kill a running command
+	TypePoweroff = "poweroff"  // host → guest: sync and power off
+	// TypeModule (host → guest) loads (Op "load": finit_module(2) on Path
+	// with Params) or unloads (Op "unload": delete_module(2) of Module)
+	// a kernel module; the guest answers with one TypeModuleDone for the
+	// same id, carrying Errno and Error when the kernel refused, and the
+	// kernel log lines the operation produced (Dmesg) either way.
+	TypeModule     = "module"
+	TypeModuleDone = "module_done" // guest → host: a Module request ended
+)
+
+// Module operations (Message.Op of a TypeModule message).
+const (
+	ModuleLoad   = "load"
+	ModuleUnload = "unload"
 )
 
 // MaxFrame is the largest message accepted on the wire (16 MiB). Output
@@ -25,8 +40,18 @@ const (
 const MaxFrame = 16 << 20
 
 // ProtocolVersion is sent in the Ready message; the host refuses a guest
-// that speaks another version.
-const ProtocolVersion = 1
+// that speaks another version. Version 2 added streamed stdin (Stdin,
+// StdinAck, Exec.StdinStream) and the guest's own message on stderr when
+// a command cannot be started. Version 3 added kernel module loading and
+// unloading (Module, ModuleDone).
+const ProtocolVersion = 3
+
+// StdinWindow is the number of Stdin data chunks the host may have sent
+// for one command and not yet seen acknowledged (StdinAck). The guest
+// acknowledges a chunk once the command's pipe took it (or once the
+// command no longer reads), so a command that does not read its input
+// holds at most StdinWindow chunks in the guest.
+const StdinWindow = 4
 
 // Message is one frame of the protocol: a 4-byte big-endian length followed
 // by that many bytes of JSON. Fields unused by a message type are omitted.
@@ -38,11 +63,30 @@ type Message struct {
 	Argv      []string `json:"argv,omitempty"`
 	Env       []string `json:"env,omitempty"` // added to the agent's environment
 	Dir       string   `json:"dir,omitempty"`
-	Stdin     []byte   `json:"stdin,omitempty"`
+	Stdin     []byte   `json:"stdin,omitempty"`      // the whole input, when not StdinStream
 	TimeoutMS int64    `json:"timeout_ms,omitempty"` // 0 = no timeout
+	// StdinStream says the input follows in Stdin messages for this id,
+	// ended by one with EOF; without it the command reads Stdin (nil =
+	// an empty input).
+	StdinStream bool `json:"stdin_stream,omitempty"`
 
-	// Stdout, Stderr.
+	// Stdin, Stdout, Stderr.
 	Data []byte `json:"data,omitempty"`
+	EOF  bool   `json:"eof,omitempty"` // Stdin: the input ends here
+
+	// Module: Op (ModuleLoad, ModuleUnload), the module's name, the
+	// guest path of its .ko file (load) and its parameters (load, as
+	// insmod takes them: "nr_devices=0 queue_mode=2").
+	Op     string `json:"op,omitempty"`
+	Module string `json:"module,omitempty"`
+	Path   string `json:"path,omitempty"`
+	Params string `json:"params,omitempty"`
+
+	// ModuleDone: Errno is the kernel's error number (0 = success; Error
+	// then says what failed, with the errno's text), Dmesg the kernel log
+	// lines logged during the operation (bounded: the last MaxDmesg bytes).
+	Errno int    `json:"errno,omitempty"`
+	Dmesg string `json:"dmesg,omitempty"`
 
 	// Exit.
 	Code       int    `json:"code,omitempty"`
@@ -57,6 +101,10 @@ type Message struct {
 	CPUs     int      `json:"cpus,omitempty"`     // CPUs online in the guest
 	Warnings []string `json:"warnings,omitempty"` // non-fatal setup problems (a mount that failed)
 }
+
+// MaxDmesg bounds ModuleDone.Dmesg: the last MaxDmesg bytes of what the
+// kernel logged during a module operation.
+const MaxDmesg = 8 << 10
 
 // FrameError reports a malformed frame.
 type FrameError struct {

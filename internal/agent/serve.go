@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -27,6 +28,9 @@ type ServeOptions struct {
 	Env []string
 	// ChunkSize bounds one output message; 0 = 32 KiB.
 	ChunkSize int
+	// Modules loads and unloads kernel modules for Module requests; nil =
+	// the kernel's (KernelModules).
+	Modules ModuleSys
 }
 
 // conn serialises frame writes from several goroutines.
@@ -44,7 +48,8 @@ func (c *conn) send(m *Message) error {
 // Serve is the guest side of the protocol: it announces readiness on rw,
 // then runs every Exec it receives (each in its own process group, several
 // at a time if the host wishes), streaming stdout and stderr back and
-// reporting the exit code. It returns ErrPoweroff when the host asks for a
+// reporting the exit code, and every Module request (load or unload a
+// kernel module, answered by ModuleDone). It returns ErrPoweroff when the host asks for a
 // power-off (after killing running commands), the read error when the
 // stream breaks, or ctx.Err().
 func Serve(ctx context.Context, rw io.ReadWriter, opts ServeOptions) error {
@@ -63,13 +68,13 @@ func Serve(ctx context.Context, rw io.ReadWriter, opts ServeOptions) error {
 
 	var (
 		mu      sync.Mutex
-		running = map[uint64]context.CancelFunc{}
+		running = map[uint64]*command{}
 		wg      sync.WaitGroup
 	)
 	defer func() {
 		mu.Lock()
-		for _, kill := range running {
-			kill()
+		for _, r := range running {
+			r.kill()
 		}
 		mu.Unlock()
 		wg.Wait()
@@ -104,6 +109,12 @@ func Serve(ctx context.Context, rw io.ReadWriter, opts ServeOptions) error {
 		switch m.Type {
 		case TypeExec:
 			cctx, kill := context.WithCancel(ctx)
+			r := &command{kill: kill, done: make(chan struct{})}
+			if m.StdinStream {
+				// The host sends at most StdinWindow chunks ahead, and
+				// an EOF: this never blocks a well-behaved host.
+				r.stdin = make(chan *Message, StdinWindow+1)
+			}
 			mu.Lock()
 			if _, dup := running[m.ID]; dup {
 				mu.Unlock()
@@ -111,29 +122,88 @@ func Serve(ctx context.Context, rw io.ReadWriter, opts ServeOptions) error {
 				_ = c.send(&Message{Type: TypeExit, ID: m.ID, Code: -1, Error: fmt.Sprintf("command id %d is already running", m.ID)})
 				continue
 			}
-			running[m.ID] = kill
+			running[m.ID] = r
 			mu.Unlock()
 			wg.Add(1)
 			go func(m *Message) {
 				defer wg.Done()
-				exit := runCommand(cctx, c, m, opts)
+				exit := runCommand(cctx, c, m, r.stdin, opts)
 				mu.Lock()
 				delete(running, m.ID)
 				mu.Unlock()
+				close(r.done)
 				kill()
 				_ = c.send(exit)
 			}(m)
+		case TypeStdin:
+			mu.Lock()
+			r := running[m.ID]
+			mu.Unlock()
+			if r == nil || r.stdin == nil {
+				continue // the command has ended (or takes no stream)
+			}
+			select {
+			case r.stdin <- m:
+			case <-r.done:
+			}
 		case TypeKill:
 			mu.Lock()
-			if kill, ok := running[m.ID]; ok {
-				kill()
+			if r, ok := running[m.ID]; ok {
+				r.kill()
 			}
 			mu.Unlock()
+		case TypeModule:
+			sys := opts.Modules
+			if sys == nil {
+				sys = KernelModules{}
+			}
+			// In a goroutine of its own: a module's init may take long
+			// (or hang), and the host may still want to run commands.
+			wg.Add(1)
+			go func(m *Message) {
+				defer wg.Done()
+				_ = c.send(runModule(m, sys))
+			}(m)
 		case TypePoweroff:
 			return ErrPoweroff
 		default:
 			// Unknown messages are ignored so that a newer host can talk
 			// to an older guest about what both know.
+		}
+	}
+}
+
+// command is a running Exec.
+type command struct {
+	kill  context.CancelFunc
+	stdin chan *Message // Stdin messages for the command; nil without a stream
+	done  chan struct{} // closed when the command has ended
+}
+
+// feedStdin writes the Stdin messages of command id into w (the command's
+// stdin pipe), acknowledging each data chunk, and closes w at EOF. After a
+// write error (the command closed its stdin or exited) chunks are dropped
+// and no longer acknowledged: the host stops reading input nobody wants
+// and waits for the exit. It returns when done is closed.
+func feedStdin(c *conn, id uint64, in <-chan *Message, w io.WriteCloser, done <-chan struct{}) {
+	broken := false
+	for {
+		var m *Message
+		select {
+		case m = <-in:
+		case <-done:
+			return
+		}
+		if len(m.Data) > 0 && !broken {
+			if _, err := w.Write(m.Data); err != nil {
+				broken = true
+			} else {
+				_ = c.send(&Message{Type: TypeStdinAck, ID: id})
+			}
+		}
+		if m.EOF && !broken {
+			w.Close()
+			broken = true
 		}
 	}
 }
@@ -159,6 +229,23 @@ func (w *chunkWriter) Write(p []byte) (int, error) {
 	return n, nil
 }
 
+// startError describes why a command could not be started, the way a
+// shell would: "command not found", "no such file or directory",
+// "permission denied", or the failing step ("chdir /x: ...").
+func startError(err error) string {
+	if errors.Is(err, exec.ErrNotFound) {
+		return "command not found"
+	}
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		if pe.Op == "fork/exec" {
+			return pe.Err.Error()
+		}
+		return pe.Op + " " + pe.Path + ": " + pe.Err.Error()
+	}
+	return err.Error()
+}
+
 // lookPath finds name in the PATH of env (the last PATH= wins); it returns
 // name unchanged when nothing is found, for exec to report.
 func lookPath(name string, env []string) string {
@@ -180,8 +267,9 @@ func lookPath(name string, env []string) string {
 	return name
 }
 
-// runCommand runs one Exec and returns its Exit message.
-func runCommand(ctx context.Context, c *conn, m *Message, opts ServeOptions) *Message {
+// runCommand runs one Exec and returns its Exit message. stdin carries
+// the command's streamed input (Exec.StdinStream), else it is nil.
+func runCommand(ctx context.Context, c *conn, m *Message, stdin <-chan *Message, opts ServeOptions) *Message {
 	start := time.Now()
 	exit := &Message{Type: TypeExit, ID: m.ID}
 	if len(m.Argv) == 0 || m.Argv[0] == "" {
@@ -208,15 +296,53 @@ func runCommand(ctx context.Context, c *conn, m *Message, opts ServeOptions) *Me
 	if !strings.Contains(prog, "/") {
 		prog = lookPath(prog, env)
 	}
+	stderr := &chunkWriter{c: c, id: m.ID, typ: TypeStderr, size: size}
+	if m.Dir != "" {
+		// fork/exec reports a bad directory as the program's ENOENT.
+		if fi, err := os.Stat(m.Dir); err != nil || !fi.IsDir() {
+			var pe *fs.PathError
+			if err == nil {
+				err = &fs.PathError{Op: "chdir", Path: m.Dir, Err: syscall.ENOTDIR}
+			} else if errors.As(err, &pe) {
+				err = &fs.PathError{Op: "chdir", Path: m.Dir, Err: pe.Err}
+			}
+			exit.Code = 127
+			exit.Error = err.Error()
+			fmt.Fprintf(stderr, "rflkit-agent: %s: %s\n", m.Argv[0], startError(err))
+			exit.DurationNS = int64(time.Since(start))
+			return exit
+		}
+	}
+	// The guest's own runner, not internal/osutil's: this file is compiled
+	// into the static guest program, whose scratch module holds only this
+	// package's sources (Build; go:embed cannot reach internal/osutil), and
+	// what a guest command needs differs anyway: no Pdeathsig (the agent
+	// is PID 1; when it dies the kernel panics and takes everything with
+	// it), and a shorter wait for pipes a background child keeps open (2 s,
+	// not osutil.WaitDelay), since the host is waiting for the exit code.
 	cmd := exec.CommandContext(ctx, prog, m.Argv[1:]...)
 	cmd.Args[0] = m.Argv[0]
 	cmd.Env = env
 	cmd.Dir = m.Dir
-	if m.Stdin != nil {
+	switch {
+	case stdin != nil:
+		// A pipe of our own (not cmd.Stdin = reader): Wait must not wait
+		// for input that the host may never end.
+		w, err := cmd.StdinPipe()
+		if err != nil {
+			exit.Code = 127
+			exit.Error = err.Error()
+			fmt.Fprintf(stderr, "rflkit-agent: %s: %v\n", m.Argv[0], err)
+			return exit
+		}
+		done := make(chan struct{})
+		defer close(done)
+		go feedStdin(c, m.ID, stdin, w, done)
+	case m.Stdin != nil:
 		cmd.Stdin = bytes.NewReader(m.Stdin)
 	}
 	cmd.Stdout = &chunkWriter{c: c, id: m.ID, typ: TypeStdout, size: size}
-	cmd.Stderr = &chunkWriter{c: c, id: m.ID, typ: TypeStderr, size: size}
+	cmd.Stderr = stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error {
 		if cmd.Process == nil {
@@ -242,14 +368,14 @@ func runCommand(ctx context.Context, c *conn, m *Message, opts ServeOptions) *Me
 	switch {
 	case err == nil, errors.As(err, &ee):
 	case cmd.ProcessState == nil:
-		// Not started: report like a shell does.
+		// Not started: report like a shell does, on the command's
+		// stderr, so that a caller streaming it sees why.
 		exit.Code = 127
-		if errors.Is(err, exec.ErrNotFound) || errors.Is(err, os.ErrNotExist) {
-			exit.Code = 127
-		} else if errors.Is(err, os.ErrPermission) {
+		if errors.Is(err, os.ErrPermission) {
 			exit.Code = 126
 		}
 		exit.Error = err.Error()
+		fmt.Fprintf(stderr, "rflkit-agent: %s: %s\n", m.Argv[0], startError(err))
 	default:
 		exit.Error = err.Error()
 	}

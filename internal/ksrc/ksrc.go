@@ -1,30 +1,24 @@
-// Package ksrc turns a kernel source tarball into a directory, once.
-//
-// Unpack streams a .tar.xz, .tar.gz or plain .tar through Go's archive/tar
-// into a cache directory keyed by the tarball's content (SHA-256), so that
-// every later call, from any process, returns the same tree at once. The
-// unpack happens in a temporary directory that is renamed into place only
-// when complete, under a file lock, so an interrupted unpack never leaves a
-// half tree behind and two processes never unpack the same tarball twice.
 package ksrc
 
 import (
-	"archive/tar"
-	"bufio"
-	"compress/gzip"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
+	"time"
 
-	"github.com/ulikunitz/xz"
+	"github.com/rflkit/rflkit/internal/flock"
+)
+
+// Default bounds of an unpack (see [UnpackOptions]). A Linux 7.x tree holds
+// about 1.5 GB in fewer than 100,000 entries.
+const (
+	// DefaultMaxBytes bounds the total size of the regular files unpacked.
+	DefaultMaxBytes = 8 << 30
+	// DefaultMaxEntries bounds the number of entries in the archive.
+	DefaultMaxEntries = 1 << 20
 )
 
 // Tree is an unpacked kernel source tree.
@@ -35,6 +29,30 @@ type Tree struct {
 	SHA256 string
 	// Tarball is the path of that tarball.
 	Tarball string
+}
+
+// UnpackOptions bounds what [UnpackWith] accepts. The zero value gives the
+// defaults. The bounds apply when a tarball is unpacked; a tree already in
+// the cache is returned whatever they are.
+type UnpackOptions struct {
+	// MaxBytes bounds the total size of the regular files in the archive;
+	// zero or less means DefaultMaxBytes.
+	MaxBytes int64
+	// MaxEntries bounds the number of entries in the archive (files,
+	// directories, links, headers), counting the directories made for
+	// entries whose parents the archive does not list; zero or less means
+	// DefaultMaxEntries.
+	MaxEntries int64
+}
+
+func (o UnpackOptions) withDefaults() UnpackOptions {
+	if o.MaxBytes <= 0 {
+		o.MaxBytes = DefaultMaxBytes
+	}
+	if o.MaxEntries <= 0 {
+		o.MaxEntries = DefaultMaxEntries
+	}
+	return o
 }
 
 // IsTarball reports whether path names a file Unpack can read, judged by its
@@ -48,11 +66,22 @@ func IsTarball(path string) bool {
 	return false
 }
 
-// Unpack unpacks tarball below cacheDir (cacheDir/src/<sha256>/) unless an
-// earlier call already did, and returns the tree. The context cancels a
-// running unpack; nothing partial is left behind.
+// Unpack is [UnpackWith] with the default options.
 func Unpack(ctx context.Context, tarball, cacheDir string) (*Tree, error) {
-	sum, err := FileSHA256(tarball, cacheDir)
+	return UnpackWith(ctx, tarball, cacheDir, UnpackOptions{})
+}
+
+// UnpackWith unpacks tarball below cacheDir (cacheDir/src/<sha256>/) unless
+// an earlier call already did, and returns the tree. The context cancels a
+// running unpack; nothing partial is left behind. An archive that is
+// damaged is refused with a [*CorruptError], one that is too large with a
+// [*LimitError], and one holding an unsafe entry with an [*EntryError].
+func UnpackWith(ctx context.Context, tarball, cacheDir string, opts UnpackOptions) (*Tree, error) {
+	return unpack(ctx, tarball, cacheDir, opts.withDefaults(), time.Now())
+}
+
+func unpack(ctx context.Context, tarball, cacheDir string, opts UnpackOptions, now time.Time) (*Tree, error) {
+	sum, memo, err := fileSHA256(tarball, cacheDir, now)
 	if err != nil {
 		return nil, err
 	}
@@ -60,29 +89,41 @@ func Unpack(ctx context.Context, tarball, cacheDir string) (*Tree, error) {
 	if err := os.MkdirAll(base, 0o755); err != nil {
 		return nil, fmt.Errorf("ksrc: %w", err)
 	}
+	reapStale(base, now)
 	final := filepath.Join(base, sum[:32])
-	lock, err := lockFile(final + ".lock")
+	lock, err := lockFile(ctx, final+".lock")
 	if err != nil {
 		return nil, err
 	}
-	defer lock.Close()
+	defer lock.Unlock()
 
 	if dir, err := topDir(final); err == nil {
 		return &Tree{Dir: dir, SHA256: sum, Tarball: tarball}, nil
 	}
-	tmp, err := os.MkdirTemp(base, ".unpack-*")
+	tmp, err := newTempDir(base)
 	if err != nil {
 		return nil, fmt.Errorf("ksrc: %w", err)
 	}
-	defer os.RemoveAll(tmp)
-	if err := extract(ctx, tarball, tmp); err != nil {
-		return nil, err
-	}
-	if _, err := topDir(tmp); err != nil {
+	defer tmp.remove()
+	got, err := extractFile(ctx, tarball, tmp.dir, opts)
+	if err != nil {
 		return nil, fmt.Errorf("ksrc: %s: %w", tarball, err)
 	}
-	_ = os.RemoveAll(final)
-	if err := os.Rename(tmp, final); err != nil {
+	if got != sum {
+		// The file changed between hashing and unpacking: whatever was
+		// unpacked is not the content sum names.
+		if memo != "" {
+			_ = os.Remove(memo)
+		}
+		return nil, fmt.Errorf("ksrc: %s: the tarball changed while it was unpacked (SHA-256 %s, then %s)", tarball, sum, got)
+	}
+	if _, err := topDir(tmp.dir); err != nil {
+		return nil, fmt.Errorf("ksrc: %s: %w", tarball, err)
+	}
+	if err := os.RemoveAll(final); err != nil {
+		return nil, fmt.Errorf("ksrc: %w", err)
+	}
+	if err := os.Rename(tmp.dir, final); err != nil {
 		return nil, fmt.Errorf("ksrc: %w", err)
 	}
 	dir, err := topDir(final)
@@ -112,142 +153,19 @@ func topDir(root string) (string, error) {
 
 func isKernelDir(d string) bool {
 	for _, f := range []string{"Makefile", "Kconfig"} {
-		if fi, err := os.Stat(filepath.Join(d, f)); err != nil || !fi.Mode().IsRegular() {
+		if fi, err := os.Lstat(filepath.Join(d, f)); err != nil || !fi.Mode().IsRegular() {
 			return false
 		}
 	}
 	return true
 }
 
-// FileSHA256 returns the hex SHA-256 of a file. When cacheDir is not empty
-// the result is remembered there, keyed by path, size and modification time,
-// so a large tarball is hashed once.
-func FileSHA256(path, cacheDir string) (string, error) {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return "", fmt.Errorf("ksrc: %w", err)
-	}
-	abs, _ := filepath.Abs(path)
-	var memo string
-	if cacheDir != "" {
-		k := sha256.Sum256([]byte(fmt.Sprintf("%s\x00%d\x00%d", abs, fi.Size(), fi.ModTime().UnixNano())))
-		memo = filepath.Join(cacheDir, "src", "sums", hex.EncodeToString(k[:16]))
-		if b, err := os.ReadFile(memo); err == nil && len(b) == 64 {
-			return string(b), nil
-		}
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		return "", fmt.Errorf("ksrc: %w", err)
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", fmt.Errorf("ksrc: reading %s: %w", path, err)
-	}
-	sum := hex.EncodeToString(h.Sum(nil))
-	if memo != "" {
-		if err := os.MkdirAll(filepath.Dir(memo), 0o755); err == nil {
-			tmp := memo + ".tmp"
-			if os.WriteFile(tmp, []byte(sum), 0o644) == nil {
-				_ = os.Rename(tmp, memo)
-			}
-		}
-	}
-	return sum, nil
-}
-
-func extract(ctx context.Context, tarball, dst string) error {
-	f, err := os.Open(tarball)
-	if err != nil {
-		return fmt.Errorf("ksrc: %w", err)
-	}
-	defer f.Close()
-	var r io.Reader = bufio.NewReaderSize(f, 1<<20)
-	switch {
-	case strings.HasSuffix(tarball, ".xz") || strings.HasSuffix(tarball, ".txz"):
-		xr, err := xz.NewReader(r)
-		if err != nil {
-			return fmt.Errorf("ksrc: %s: %w", tarball, err)
-		}
-		r = xr
-	case strings.HasSuffix(tarball, ".gz") || strings.HasSuffix(tarball, ".tgz"):
-		gr, err := gzip.NewReader(r)
-		if err != nil {
-			return fmt.Errorf("ksrc: %s: %w", tarball, err)
-		}
-		defer gr.Close()
-		r = gr
-	}
-	tr := tar.NewReader(r)
-	for n := 0; ; n++ {
-		if n%256 == 0 && ctx.Err() != nil {
-			return fmt.Errorf("ksrc: unpacking %s: %w", tarball, ctx.Err())
-		}
-		h, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("ksrc: %s: %w", tarball, err)
-		}
-		if err := writeEntry(dst, h, tr); err != nil {
-			return fmt.Errorf("ksrc: %s: %s: %w", tarball, h.Name, err)
-		}
-	}
-}
-
-func writeEntry(dst string, h *tar.Header, r io.Reader) error {
-	name := filepath.Clean(h.Name)
-	if name == "." || filepath.IsAbs(name) || name == ".." || strings.HasPrefix(name, "../") {
-		if name == "." {
-			return nil
-		}
-		return errors.New("entry escapes the destination")
-	}
-	p := filepath.Join(dst, name)
-	mode := fs.FileMode(h.Mode).Perm()
-	switch h.Typeflag {
-	case tar.TypeDir:
-		return os.MkdirAll(p, mode|0o700)
-	case tar.TypeReg:
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			return err
-		}
-		f, err := os.OpenFile(p, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, mode|0o600)
-		if err != nil {
-			return err
-		}
-		if _, err := io.Copy(f, r); err != nil {
-			f.Close()
-			return err
-		}
-		if err := f.Close(); err != nil {
-			return err
-		}
-		return os.Chtimes(p, h.ModTime, h.ModTime)
-	case tar.TypeSymlink:
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			return err
-		}
-		return os.Symlink(h.Linkname, p)
-	case tar.TypeLink:
-		old := filepath.Join(dst, filepath.Clean(h.Linkname))
-		return os.Link(old, p)
-	case tar.TypeXGlobalHeader, tar.TypeXHeader:
-		return nil
-	}
-	return nil // devices, fifos: a kernel tree has none worth keeping
-}
-
-func lockFile(path string) (*os.File, error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
+// lockFile takes an exclusive flock on path, waiting for another process
+// that holds it (one unpacking the same tarball) until ctx is done.
+func lockFile(ctx context.Context, path string) (*flock.Lock, error) {
+	l, err := flock.Acquire(ctx, path, flock.Options{})
 	if err != nil {
 		return nil, fmt.Errorf("ksrc: %w", err)
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("ksrc: locking %s: %w", path, err)
-	}
-	return f, nil
+	return l, nil
 }

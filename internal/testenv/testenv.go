@@ -10,10 +10,11 @@ package testenv
 
 import (
 	"context"
-	"github.com/rflkit/rflkit/internal/cachedir"
 	"os"
 	"os/exec"
 	"testing"
+
+	"github.com/rflkit/rflkit/internal/cachedir"
 
 	"github.com/rflkit/rflkit/internal/ksrc"
 )

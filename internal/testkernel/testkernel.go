@@ -14,6 +14,8 @@ import (
 	"context"
 	"errors"
 	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -29,12 +31,11 @@ type Kernel struct {
 	Config  string // the final .config
 }
 
-// MakeVars are the make variables of the machine's Rust-capable toolchain
-// as the toolchain doctor chooses them for the kernel tree (here the Debian
-// rustc 1.85 / LLVM 19 set, not the rustup rustc first on PATH). A machine
-// on which Rust cannot be built for the tree fails the test with the
-// doctor's problems.
-func MakeVars(t testing.TB) map[string]string {
+// Report is the toolchain doctor's report for the kernel tree (here the
+// Debian rustc 1.85 / LLVM 19 set, not the rustup rustc first on PATH). A
+// machine on which Rust cannot be built for the tree fails the test with
+// the doctor's problems.
+func Report(t testing.TB) *toolchain.Report {
 	t.Helper()
 	rep, err := toolchain.Detect(context.Background(), toolchain.Options{SrcDir: testenv.KernelSource(t), Arch: "x86_64"})
 	if err != nil {
@@ -43,7 +44,14 @@ func MakeVars(t testing.TB) map[string]string {
 	if !rep.RustAvailable || !rep.InlineHelpers {
 		t.Fatalf("testkernel: the toolchain cannot build the tiny Rust kernel (run scripts/setup): %+v", rep.Problems)
 	}
-	return rep.MakeVars
+	return rep
+}
+
+// MakeVars are the make variables of the machine's Rust-capable toolchain
+// as the toolchain doctor chooses them for the kernel tree.
+func MakeVars(t testing.TB) map[string]string {
+	t.Helper()
+	return Report(t).MakeVars
 }
 
 // Builder returns the kbuild.Builder the tiny kernels are built with.
@@ -57,17 +65,72 @@ func Builder(t testing.TB) *kbuild.Builder {
 			t.Fatalf("testkernel: %v: run scripts/setup (it installs linux-source-7.2)", err)
 		}
 	}
-	return &kbuild.Builder{
-		Src:      src,
-		Arch:     "x86_64",
-		MakeVars: MakeVars(t),
-		CacheDir: testenv.CacheDir(t),
-	}
+	b := &kbuild.Builder{Src: src, Arch: "x86_64", CacheDir: testenv.CacheDir(t)}
+	return b.UseToolchain(Report(t))
 }
 
-// TinyRust returns the tiny Rust kernel of ../shared/FACTS.md with
+// TinyRust returns the tiny Rust kernel (kbuild.TinyRust, internal/fragment) with
 // RUST_INLINE_HELPERS on or off, building it through kbuild (cached).
 func TinyRust(t testing.TB, helpers bool) Kernel {
+	t.Helper()
+	res := build(t, "tiny Rust kernel", helpers, kbuild.BuildSpec{
+		Config:  kbuild.TinyRust(helpers),
+		Targets: []string{"bzImage"},
+	})
+	return kernelOf(t, res)
+}
+
+// ModuleKernel is a built tiny Rust kernel with loadable modules
+// (kbuild.TinyRustModules).
+type ModuleKernel struct {
+	Kernel
+	// NullBlk and RustNull are the paths of null_blk.ko and rnull_mod.ko.
+	NullBlk, RustNull string
+	// Modules maps every module's name (the .ko file's base name without
+	// .ko: "null_blk", "rnull_mod") to its path.
+	Modules map[string]string
+	// Result is kbuild's result: SeededFrom says which cached build the
+	// objects came from, BuildTime how long make ran (zero on a hit).
+	Result *kbuild.Result
+}
+
+// TinyRustModules returns the tiny Rust kernel with CONFIG_MODULES=y and
+// both null-block drivers as modules (kbuild.TinyRustModules), built with
+// the targets bzImage and modules through kbuild's cache: the first build
+// starts from the objects of the nearest cached build (the built-in kernel
+// of the same helpers setting, which TinyRust builds), so it costs minutes.
+func TinyRustModules(t testing.TB, helpers bool) ModuleKernel {
+	t.Helper()
+	res := build(t, "tiny Rust module kernel", helpers, kbuild.BuildSpec{
+		Config:  kbuild.TinyRustModules(helpers),
+		Targets: []string{"bzImage", "modules"},
+	})
+	mk := ModuleKernel{Kernel: kernelOf(t, res), NullBlk: res.Artifacts[kbuild.ModuleNullBlk], RustNull: res.Artifacts[kbuild.ModuleRustNull], Modules: map[string]string{}, Result: res}
+	for name, p := range res.Artifacts {
+		if strings.HasPrefix(name, kbuild.ArtifactModulePrefix) {
+			mk.Modules[strings.TrimSuffix(filepath.Base(p), ".ko")] = p
+		}
+	}
+	if mk.NullBlk == "" || mk.RustNull == "" {
+		t.Fatalf("testkernel: build %s lacks null_blk.ko or rnull_mod.ko: %v", res.Key, res.Artifacts)
+	}
+	if res.SeededFrom != "" || !res.CacheHit {
+		t.Logf("testkernel: module kernel (helpers=%v) seeded from %q, make %s", helpers, res.SeededFrom, res.BuildTime.Round(time.Second))
+	}
+	return mk
+}
+
+func kernelOf(t testing.TB, res *kbuild.Result) Kernel {
+	t.Helper()
+	k := Kernel{BzImage: res.Artifacts[kbuild.ArtifactKernel], Vmlinux: res.Artifacts[kbuild.ArtifactVmlinux], Config: res.Artifacts[kbuild.ArtifactConfig]}
+	if k.BzImage == "" || k.Config == "" {
+		t.Fatalf("testkernel: build %s has no bzImage or .config: %v", res.Key, res.Artifacts)
+	}
+	return k
+}
+
+// build builds spec through the cache, logging progress.
+func build(t testing.TB, what string, helpers bool, spec kbuild.BuildSpec) *kbuild.Result {
 	t.Helper()
 	b := Builder(t)
 	last := -1
@@ -76,20 +139,17 @@ func TinyRust(t testing.TB, helpers bool) Kernel {
 		case e.Phase == kbuild.PhaseBuild && e.Percent >= 0:
 			if p := int(e.Percent) / 10 * 10; p > last {
 				last = p
-				t.Logf("testkernel: building tiny Rust kernel (helpers=%v): %d%% (%s)", helpers, p, e.Elapsed.Round(1e9))
+				t.Logf("testkernel: building %s (helpers=%v): %d%% (%s)", what, helpers, p, e.Elapsed.Round(1e9))
 			}
 		case e.Phase == kbuild.PhaseBuild && e.Lines > 0 && e.Lines%500 == 0:
-			t.Logf("testkernel: building tiny Rust kernel (helpers=%v): %d lines (%s)", helpers, e.Lines, e.Elapsed.Round(1e9))
+			t.Logf("testkernel: building %s (helpers=%v): %d lines (%s)", what, helpers, e.Lines, e.Elapsed.Round(1e9))
 		case e.Phase != kbuild.PhaseBuild && e.Message != "":
 			t.Logf("testkernel: %s: %s", e.Phase, e.Message)
 		}
 	}
 	ctx, cancel := Context(t)
 	defer cancel()
-	res, err := b.Build(ctx, kbuild.BuildSpec{
-		Config:  kbuild.TinyRust(helpers),
-		Targets: []string{"bzImage"},
-	})
+	res, err := b.Build(ctx, spec)
 	if err != nil {
 		var ke *kbuild.KernelError
 		var ie *kbuild.InfraError
@@ -101,12 +161,8 @@ func TinyRust(t testing.TB, helpers bool) Kernel {
 		}
 		t.Fatalf("testkernel: %v", err)
 	}
-	k := Kernel{BzImage: res.Artifacts["kernel"], Vmlinux: res.Artifacts["vmlinux"], Config: res.Artifacts["config"]}
-	if k.BzImage == "" || k.Config == "" {
-		t.Fatalf("testkernel: build %s has no bzImage or .config: %v", res.Key, res.Artifacts)
-	}
-	t.Logf("testkernel: tiny Rust kernel (helpers=%v): %s (cache hit %v, %s)", helpers, k.BzImage, res.CacheHit, res.Duration.Round(1e6))
-	return k
+	t.Logf("testkernel: %s (helpers=%v): %s (cache hit %v, %s)", what, helpers, res.Artifacts[kbuild.ArtifactKernel], res.CacheHit, res.Duration.Round(1e6))
+	return res
 }
 
 // Context returns a context that ends a minute before the test's deadline

@@ -33,3 +33,31 @@ func TestIntegrationTinyRust(t *testing.T) {
 		}
 	}
 }
+
+// TestIntegrationTinyRustModules builds (or finds) both module kernels,
+// seeded from the built-in ones, and checks their configuration and
+// modules.
+func TestIntegrationTinyRustModules(t *testing.T) {
+	for _, helpers := range []bool{true, false} {
+		TinyRust(t, helpers) // the seed
+		k := TinyRustModules(t, helpers)
+		t.Logf("helpers=%v: cache hit %v, seeded from %q, make %s, modules %v", helpers, k.Result.CacheHit, k.Result.SeededFrom, k.Result.BuildTime.Round(time.Second), k.Modules)
+		cfg, err := os.ReadFile(k.Config)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, w := range []string{"CONFIG_MODULES=y", "CONFIG_MODULE_UNLOAD=y", "CONFIG_KALLSYMS=y", "# CONFIG_MODVERSIONS is not set", "CONFIG_BLK_DEV_RUST_NULL=m", "CONFIG_BLK_DEV_NULL_BLK=m"} {
+			if !strings.Contains(string(cfg), w+"\n") {
+				t.Errorf("helpers=%v: %s lacks %q", helpers, k.Config, w)
+			}
+		}
+		for _, name := range []string{"null_blk", "rnull_mod"} {
+			if _, err := os.Stat(k.Modules[name]); err != nil {
+				t.Errorf("helpers=%v: module %s: %v", helpers, name, err)
+			}
+		}
+		if !k.Result.CacheHit && k.Result.SeededFrom == "" {
+			t.Errorf("helpers=%v: the module kernel was built from scratch, not seeded", helpers)
+		}
+	}
+}

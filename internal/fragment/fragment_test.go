@@ -1,0 +1,53 @@
+package fragment
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestTinyRust(t *testing.T) {
+	for _, h := range []bool{true, false} {
+		f := TinyRust(h)
+		for _, want := range []string{"CONFIG_RUST=y\n", "CONFIG_BLK_DEV_NULL_BLK=y\n", "CONFIG_BLK_DEV_RUST_NULL=y\n", "CONFIG_SYSVIPC=y\n", "CONFIG_TIMERFD=y\n", "# CONFIG_MODVERSIONS is not set\n"} {
+			if !strings.Contains(f, want) {
+				t.Errorf("helpers=%v: fragment lacks %q", h, want)
+			}
+		}
+		if strings.Contains(f, "CONFIG_TMPFS") {
+			t.Errorf("fragment requests TMPFS, which tinyconfig's SHMEM=n drops")
+		}
+		last := f[strings.LastIndex(strings.TrimSuffix(f, "\n"), "\n")+1:]
+		want := "# CONFIG_RUST_INLINE_HELPERS is not set\n"
+		if h {
+			want = "CONFIG_RUST_INLINE_HELPERS=y\n"
+		}
+		if last != want {
+			t.Errorf("helpers=%v: last line %q, want %q", h, last, want)
+		}
+	}
+}
+
+func TestTinyRustModules(t *testing.T) {
+	for _, h := range []bool{true, false} {
+		f := TinyRustModules(h)
+		if !strings.HasPrefix(f, TinyRust(h)) {
+			t.Errorf("helpers=%v: the module fragment does not build on TinyRust", h)
+		}
+		mods := f[len(TinyRust(h)):]
+		if mods != Modules() {
+			t.Errorf("helpers=%v: module part %q, want Modules()", h, mods)
+		}
+		for _, want := range []string{"CONFIG_MODULES=y\n", "CONFIG_MODULE_UNLOAD=y\n", "CONFIG_KALLSYMS=y\n", "# CONFIG_MODVERSIONS is not set\n", "CONFIG_BLK_DEV_NULL_BLK=m\n", "CONFIG_BLK_DEV_RUST_NULL=m\n"} {
+			if !strings.Contains(mods, want) {
+				t.Errorf("module fragment lacks %q", want)
+			}
+		}
+		// Later lines win: the drivers' last values are =m.
+		for _, sym := range []string{"CONFIG_BLK_DEV_NULL_BLK=", "CONFIG_BLK_DEV_RUST_NULL="} {
+			i := strings.LastIndex(f, sym)
+			if i < 0 || f[i+len(sym)] != 'm' {
+				t.Errorf("helpers=%v: last %s is not m", h, sym)
+			}
+		}
+	}
+}
