@@ -137,12 +137,15 @@ func TestIntegrationQuick(t *testing.T) {
 			continue
 		}
 		// A few thousand instructions per 4k read (tens in the driver's
-		// own code), repeatable to far better than 0.5% within an arm.
+		// own code), repeatable within an arm.
 		lo, hi := 1000.0, 100000.0
 		if s.Measure == bench.MeasureDriverInsns {
 			lo, hi = 10, 1000
 		}
-		if s.Median < lo || s.Median > hi || (s.Max-s.Min)/s.Median > 0.005 {
+		// Per-boot modes (sbitmap_find_bit's allocation hint, page and
+		// slab state) move the kernel count by up to ~20 instructions per
+		// I/O between boots (0.55% seen for rnull with helpers on): 1.5%.
+		if s.Median < lo || s.Median > hi || (s.Max-s.Min)/s.Median > 0.015 {
 			t.Errorf("icount arm %s %s: median %.1f, min %.1f, max %.1f", s.Key, s.Measure, s.Median, s.Min, s.Max)
 		}
 	}

@@ -44,6 +44,20 @@ func TinyRust(helpers bool) ConfigSpec {
 	return ConfigSpec{Base: "tinyconfig", Inline: []string{fragment.TinyRust(helpers)}}
 }
 
+// TinyRustFor returns the tiny Rust configuration of a kernel ARCH:
+// TinyRust(helpers) for x86_64 (and x86), and for arm64 tinyconfig plus
+// internal/fragment's arm64 fragment, which boots QEMU's virt machine
+// (PL011 console ttyAMA0, virtio-mmio) with both null-block drivers built
+// in. Build the arm64 one with the target "Image". Other architectures are
+// an error.
+func TinyRustFor(arch string, helpers bool) (ConfigSpec, error) {
+	frag, ok := fragment.TinyRustFor(arch, helpers)
+	if !ok {
+		return ConfigSpec{}, fmt.Errorf("kbuild: no tiny Rust configuration for ARCH=%s (have x86_64, arm64)", arch)
+	}
+	return ConfigSpec{Base: "tinyconfig", Inline: []string{frag}}, nil
+}
+
 // TinyRustModules returns the tiny Rust configuration with loadable
 // modules (internal/fragment.Modules): TinyRust(helpers) plus MODULES=y,
 // MODULE_UNLOAD=y, KALLSYMS=y (for /sys/module/<name>/sections/ and module

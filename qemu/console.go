@@ -13,8 +13,8 @@ import (
 // Kinds of kernel problems recognised on the console.
 const (
 	KindPanic     = "panic"      // Kernel panic - not syncing
-	KindOops      = "Oops"       // Oops: ...
-	KindBUG       = "BUG"        // BUG: ... / kernel BUG at ...
+	KindOops      = "Oops"       // Oops: ... (arm64: Internal error: Oops...)
+	KindBUG       = "BUG"        // BUG: ... / kernel BUG at ... (arm64: Unable to handle kernel ...)
 	KindWARN      = "WARN"       // WARNING: CPU: ... at file:line
 	KindGPF       = "GPF"        // general protection fault
 	KindHungTask  = "hung task"  // INFO: task X:N blocked for more than S seconds.
@@ -52,7 +52,14 @@ var patterns = []pattern{
 	{regexp.MustCompile(`^rust_kernel: panicked at`), KindRustPanic, true},
 	{regexp.MustCompile(`^(Oops: )?general protection fault`), KindGPF, true},
 	{regexp.MustCompile(`^kernel BUG at |^BUG: `), KindBUG, true},
+	// arm64's kernel fault (arch/arm64/mm/fault.c die_kernel_fault), x86's
+	// "BUG: kernel NULL pointer dereference".
+	{regexp.MustCompile(`^Unable to handle kernel .* at virtual address `), KindBUG, true},
 	{regexp.MustCompile(`^Oops: `), KindOops, true},
+	// arm64's __die() (arch/arm64/kernel/traps.c): "Internal error: %s:
+	// %016lx [#%d]  SMP", str "Oops", "Oops - BUG", "Oops - Undefined
+	// instruction", ...
+	{regexp.MustCompile(`^Internal error: .*\[#\d+\]`), KindOops, true},
 	{regexp.MustCompile(`^WARNING: (CPU: \d+ PID: \d+ at |\S+:\d+ at |at \S+, CPU#\d+)`), KindWARN, false},
 	{regexp.MustCompile(`^INFO: task .+:\d+ blocked.* for more than \d+ seconds`), KindHungTask, false},
 	{regexp.MustCompile(`^Kernel panic - not syncing`), KindPanic, true},

@@ -28,6 +28,12 @@ func TestRecogniseGolden(t *testing.T) {
 			excerpt: []string{"attempt to multiply with overflow", "kernel BUG at rust/helpers/bug.c:7!", "rust_begin_unwind"}, nReports: 2},
 		{file: "hung-task.log", kind: KindHungTask, title: "INFO: task fio:92 blocked for more than 122 seconds.", fatal: false,
 			excerpt: []string{"hung_task_timeout_secs", "blk_mq_get_tag"}, nReports: 1},
+		{file: "arm64-null-deref.log", kind: KindBUG, title: "Unable to handle kernel NULL pointer dereference at virtual address 0000000000000008", fatal: true,
+			excerpt: []string{"Mem abort info:", "Internal error: Oops: 0000000096000046 [#1]  SMP", "Hardware name: linux,dummy-virt (DT)", "nullb_device_power_store+0x68/0x1c0 (P)", "---[ end trace"}, nReports: 2},
+		{file: "arm64-rust-panic.log", kind: KindRustPanic, title: "rust_kernel: panicked at drivers/block/rnull/configfs.rs:120:29:", fatal: true,
+			excerpt: []string{"attempt to multiply with overflow", "kernel BUG at rust/helpers/bug.c:7!", "Internal error: Oops - BUG: 00000000f2000800", "rust_begin_unwind", "el0t_64_sync"}, nReports: 2},
+		{file: "arm64-undef.log", kind: KindOops, title: "Internal error: Oops - Undefined instruction: 0000000002000000 [#1]  SMP", fatal: true,
+			excerpt: []string{"pc : nullb_device_power_store", "---[ end trace"}, nReports: 2},
 		{file: "gpf.log", kind: KindGPF, title: "Oops: general protection fault, probably for non-canonical address", fatal: true,
 			excerpt: []string{"blk_mq_free_request", "---[ end trace"}, nReports: 2},
 	}

@@ -12,13 +12,16 @@ import (
 	"os/exec"
 	"path"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 
 	"github.com/rflkit/rflkit/internal/agent"
 	"github.com/rflkit/rflkit/internal/atomicfile"
 	"github.com/rflkit/rflkit/internal/initramfs"
+	"github.com/rflkit/rflkit/internal/karch"
 	"github.com/rflkit/rflkit/internal/osutil"
+	"github.com/rflkit/rflkit/internal/sysroot"
 )
 
 // File is a file to put in the initramfs.
@@ -63,6 +66,32 @@ type InitramfsSpec struct {
 	Files []File
 	// Logger receives what was added and the size; nil = discard.
 	Logger *slog.Logger
+	// Arch is the guest's kernel ARCH ("" = x86_64). For arm64 the agent
+	// is cross-compiled (GOARCH=arm64), the default busybox is
+	// busybox-static:arm64 from the distribution, unpacked into a
+	// sysroot in the cache (internal/sysroot), and its applet links are
+	// those of the host's busybox (the same Debian package, which cannot
+	// run here to list its own).
+	Arch string
+	// Sysroot is the root Binaries are found in and resolved against
+	// (their loader and libraries too, in the architecture's multiarch
+	// directories); "" = the host's /. Binaries are then guest paths
+	// ("/usr/bin/fio" is <Sysroot>/usr/bin/fio on the host).
+	Sysroot string
+}
+
+// archFacts returns the table's facts about spec's architecture and
+// whether it differs from the host's (its programs cannot run here).
+func (spec InitramfsSpec) archFacts() (karch.Info, bool, error) {
+	arch := spec.Arch
+	if arch == "" {
+		arch = defaultArch
+	}
+	in, ok := karch.Lookup(arch)
+	if !ok || in.GOARCH == "" {
+		return in, false, fmt.Errorf("qemu: initramfs: no guest architecture %q", spec.Arch)
+	}
+	return in, in.GOARCH != runtime.GOARCH, nil
 }
 
 // initramfsContents returns the archive the spec describes, without
@@ -73,10 +102,18 @@ func initramfsContents(ctx context.Context, spec InitramfsSpec) (*initramfs.Arch
 		log = slog.New(slog.DiscardHandler)
 	}
 	a := new(initramfs.Archive)
+	arch, foreign, err := spec.archFacts()
+	if err != nil {
+		return nil, err
+	}
 	agentBin := spec.Agent
 	if agentBin == "" {
 		var err error
-		agentBin, err = agent.Build(ctx, agent.BuildOptions{CacheDir: spec.CacheDir, Go: spec.Go})
+		bo := agent.BuildOptions{CacheDir: spec.CacheDir, Go: spec.Go}
+		if arch.GOARCH != "amd64" {
+			bo.GOARCH = arch.GOARCH
+		}
+		agentBin, err = agent.Build(ctx, bo)
 		if err != nil {
 			return nil, fmt.Errorf("qemu: initramfs: %w", err)
 		}
@@ -105,13 +142,29 @@ func initramfsContents(ctx context.Context, spec InitramfsSpec) (*initramfs.Arch
 
 	if !spec.NoBusybox {
 		bb := spec.Busybox
+		if bb == "" && foreign {
+			root, err := sysroot.Ensure(ctx, sysroot.Options{CacheDir: spec.CacheDir, Arch: arch.DebArch, Packages: []string{"busybox-static"}})
+			if err != nil {
+				return nil, fmt.Errorf("qemu: initramfs: busybox: %w", err)
+			}
+			bb = filepath.Join(root, "bin", "busybox")
+		}
 		if bb == "" {
 			var err error
 			if bb, err = exec.LookPath("busybox"); err != nil {
 				return nil, fmt.Errorf("qemu: initramfs: busybox: %w (install busybox-static, or set NoBusybox)", err)
 			}
 		}
-		if err := addBusybox(ctx, a, bb); err != nil {
+		lister := bb
+		if foreign {
+			// The guest's busybox cannot run here: list the host's
+			// (the same Debian package for another architecture).
+			var err error
+			if lister, err = exec.LookPath("busybox"); err != nil {
+				return nil, fmt.Errorf("qemu: initramfs: the host's busybox lists the applets of the %s one: %w (install busybox-static)", arch.SrcArch, err)
+			}
+		}
+		if err := addBusybox(ctx, a, bb, lister); err != nil {
 			return nil, err
 		}
 	}
@@ -123,18 +176,26 @@ func initramfsContents(ctx context.Context, spec InitramfsSpec) (*initramfs.Arch
 				stubs[s] = true
 			}
 		}
-		var r initramfs.Resolver
-		deps, err := r.Resolve(spec.Binaries, stubs)
+		r := initramfs.Resolver{Root: spec.Sysroot}
+		bins := spec.Binaries
+		if spec.Sysroot != "" {
+			r.SearchPaths = []string{"/lib/" + arch.Multiarch, "/usr/lib/" + arch.Multiarch, "/lib", "/usr/lib"}
+			bins = make([]string, len(spec.Binaries))
+			for i, b := range spec.Binaries {
+				bins[i] = filepath.Join(spec.Sysroot, b)
+			}
+		}
+		deps, err := r.Resolve(spec.Binaries, stubs) // paths below r.Root
 		if err != nil {
 			return nil, fmt.Errorf("qemu: %w", err)
 		}
-		for _, b := range spec.Binaries {
-			if err := a.AddHostFile(b, b, 0o755); err != nil {
+		for i, b := range spec.Binaries {
+			if err := a.AddHostFile(b, bins[i], 0o755); err != nil {
 				return nil, err
 			}
 		}
 		if deps.Interp != "" {
-			real, err := filepath.EvalSymlinks(deps.Interp)
+			real, err := filepath.EvalSymlinks(filepath.Join(spec.Sysroot, deps.Interp))
 			if err != nil {
 				return nil, fmt.Errorf("qemu: initramfs: loader: %w", err)
 			}
@@ -226,7 +287,9 @@ func makeStub(l initramfs.Library) ([]byte, error) {
 
 // addBusybox adds a static busybox as /bin/busybox and a link for each
 // applet (busybox --list-full), so that `sh -c '...'` works in the guest.
-func addBusybox(ctx context.Context, a *initramfs.Archive, bb string) error {
+// lister is the busybox whose --list-full gives the applets (bb itself
+// when it runs here).
+func addBusybox(ctx context.Context, a *initramfs.Archive, bb, lister string) error {
 	var r initramfs.Resolver
 	deps, err := r.Resolve([]string{bb}, nil)
 	if err != nil {
@@ -235,7 +298,7 @@ func addBusybox(ctx context.Context, a *initramfs.Archive, bb string) error {
 	if deps.Interp != "" || len(deps.Libraries) > 0 {
 		return fmt.Errorf("qemu: initramfs: %s is dynamically linked; a static busybox is needed (busybox-static)", bb)
 	}
-	res, err := osutil.Run(ctx, osutil.Options{}, bb, "--list-full")
+	res, err := osutil.Run(ctx, osutil.Options{}, lister, "--list-full")
 	if err != nil {
 		return fmt.Errorf("qemu: initramfs: %w", err)
 	}

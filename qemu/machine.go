@@ -197,6 +197,13 @@ func (m Machine) CommandLine() string {
 		switch m.Transport {
 		case TransportSerial, TransportVirtio:
 			parts = append(parts, "rflkit.transport="+m.Transport)
+		default:
+			// Without a second UART (arm64 virt) the agent's only
+			// channel is virtio-serial: the guest must not fall
+			// back to a ttyS1 that does not exist.
+			if in, err := m.archInfo(); err == nil && in.AgentUART == "" {
+				parts = append(parts, "rflkit.transport="+TransportVirtio)
+			}
 		}
 	}
 	if s := strings.TrimSpace(m.Append); s != "" {
@@ -304,6 +311,9 @@ func (m Machine) validate() error {
 	default:
 		return fmt.Errorf("qemu: unknown transport %q (want virtio or serial)", m.Transport)
 	}
+	if in, _ := m.archInfo(); m.Transport == TransportSerial && in.AgentUART == "" {
+		return fmt.Errorf("qemu: transport serial: the %s machine has no second UART (use virtio)", in.QEMUMachine)
+	}
 	for _, c := range m.Channels {
 		if c.Name == "" || c.Socket == "" || strings.ContainsAny(c.Name+c.Socket, ",") {
 			return fmt.Errorf("qemu: channel %+v needs a name and a socket without commas", c)
@@ -365,7 +375,8 @@ func (m Machine) Argv() ([]string, error) {
 	// The console (ttyS0 on x86_64) on QEMU's stdout.
 	argv = append(argv, "-chardev", "stdio,id=con,signal=off", "-serial", "chardev:con")
 
-	if m.AgentSerialSocket != "" && m.Transport != TransportVirtio {
+	in, _ := m.archInfo() // validate checked it
+	if m.AgentSerialSocket != "" && m.Transport != TransportVirtio && in.AgentUART != "" {
 		argv = append(argv,
 			"-chardev", "socket,id=agent,path="+m.AgentSerialSocket+",server=on,wait=off",
 			"-serial", "chardev:agent")
@@ -376,7 +387,7 @@ func (m Machine) Argv() ([]string, error) {
 	}
 	ports = append(ports, m.Channels...)
 	if len(ports) > 0 {
-		argv = append(argv, "-device", "virtio-serial-pci,id=vser0")
+		argv = append(argv, "-device", in.VirtioSerial+",id=vser0")
 		for i, c := range ports {
 			id := "ch" + strconv.Itoa(i)
 			argv = append(argv,

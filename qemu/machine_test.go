@@ -158,6 +158,25 @@ func TestArch(t *testing.T) {
 	if !strings.HasPrefix(m.CommandLine(), "console=ttyAMA0 ") {
 		t.Errorf("arm64 command line %q", m.CommandLine())
 	}
+	// virt has one UART: the agent's channel is virtio-serial on
+	// virtio-mmio, and the guest is told so.
+	m.AgentSocket, m.AgentSerialSocket = "/tmp/a.sock", "/tmp/s.sock"
+	argv, err = m.Argv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(argv, "virtio-serial-device,id=vser0") || slices.Contains(argv, "virtio-serial-pci,id=vser0") {
+		t.Errorf("arm64 virtio-serial controller: %q", argv)
+	}
+	if n := strings.Count(strings.Join(argv, " "), "-serial "); n != 1 {
+		t.Errorf("arm64: %d -serial, want 1 (the console): %q", n, argv)
+	}
+	if !strings.Contains(m.CommandLine(), " rflkit.transport=virtio") {
+		t.Errorf("arm64 command line lacks rflkit.transport=virtio: %q", m.CommandLine())
+	}
+	if _, err := (Machine{Arch: "arm64", Kernel: "Image", Accel: AccelTCG, Transport: TransportSerial}).Argv(); err == nil {
+		t.Error("arm64 with the serial transport: no error")
+	}
 	for _, arch := range []string{"sparc", "riscv", "no-such-arch"} {
 		m := Machine{Arch: arch, Kernel: "bz", Accel: AccelTCG}
 		if _, err := m.Argv(); err == nil || !strings.Contains(err.Error(), "Machine.Arch") {

@@ -186,7 +186,7 @@ func Start(ctx context.Context, m Machine, opts StartOptions) (*VM, error) {
 	}
 	reapRunDirs(os.TempDir(), log)
 	if m.Initramfs == "" {
-		p, err := BuildInitramfs(ctx, InitramfsSpec{CacheDir: opts.CacheDir, Logger: log})
+		p, err := BuildInitramfs(ctx, InitramfsSpec{CacheDir: opts.CacheDir, Logger: log, Arch: m.Arch})
 		if err != nil {
 			return nil, err
 		}
@@ -239,7 +239,7 @@ func startVM(ctx context.Context, m Machine, opts StartOptions, choice AccelChoi
 	if m.Transport != TransportSerial {
 		m.AgentSocket = filepath.Join(tmp, "agent.sock")
 	}
-	if m.Transport != TransportVirtio {
+	if in, _ := m.archInfo(); m.Transport != TransportVirtio && in.AgentUART != "" {
 		m.AgentSerialSocket = filepath.Join(tmp, "agent-serial.sock")
 	}
 	vm := &VM{

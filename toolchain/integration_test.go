@@ -233,3 +233,41 @@ func TestIntegrationMinimumsFromTree(t *testing.T) {
 		}
 	}
 }
+
+// For ARCH=arm64 the doctor's verdicts agree with the kernel's: `make
+// ARCH=arm64 rustavailable` with the chosen set, and
+// CONFIG_RUSTC_CLANG_LLVM_COMPATIBLE of an arm64 tinyconfig.
+func TestIntegrationArm64AgreesWithKbuild(t *testing.T) {
+	testenv.Integration(t)
+	src := testenv.KernelSource(t)
+	testenv.LookPath(t, "make")
+
+	r, err := toolchain.Detect(t.Context(), toolchain.Options{SrcDir: src, Arch: "arm64"})
+	if err != nil {
+		t.Fatalf("Detect: %v", err)
+	}
+	for _, p := range r.Problems {
+		t.Logf("problem: %v", p)
+	}
+	if r.Arch != "arm64" {
+		t.Errorf("Report.Arch %q, want arm64", r.Arch)
+	}
+	if !r.RustAvailable || !r.InlineHelpers || !r.BuildOK {
+		t.Fatalf("arm64: RustAvailable=%v InlineHelpers=%v BuildOK=%v", r.RustAvailable, r.InlineHelpers, r.BuildOK)
+	}
+	vars := append([]string{"ARCH=arm64"}, r.MakeArgs()...)
+	_, stderr, code := kmake(t, src, os.Environ(), vars, "rustavailable")
+	if (code == 0) != r.RustAvailable {
+		t.Fatalf("make ARCH=arm64 rustavailable exit %d, doctor says RustAvailable=%v\n%s", code, r.RustAvailable, stderr)
+	}
+	out, stderr, code := kmake(t, src, os.Environ(), vars, "tinyconfig")
+	if code != 0 {
+		t.Fatalf("make ARCH=arm64 tinyconfig: %s", stderr)
+	}
+	if got := configValue(t, filepath.Join(out, ".config"), "RUSTC_CLANG_LLVM_COMPATIBLE") == "y"; got != r.ClangLLVMCompatible {
+		t.Fatalf("arm64 Kconfig RUSTC_CLANG_LLVM_COMPATIBLE=%v, doctor %v", got, r.ClangLLVMCompatible)
+	}
+	if got := configValue(t, filepath.Join(out, ".config"), "ARM64"); got != "y" {
+		t.Fatalf("arm64 tinyconfig has CONFIG_ARM64=%q", got)
+	}
+}

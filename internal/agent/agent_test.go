@@ -435,3 +435,45 @@ func TestGuestSourcesStdlibOnly(t *testing.T) {
 		}
 	}
 }
+
+// The agent cross-compiles for arm64 into its own cache entry: GOARCH is
+// part of the key, and the amd64 key is unchanged by the option.
+func TestBuildArm64(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs go build (integration)")
+	}
+	amd, err := SourceHash()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if def, _ := SourceHashFor(""); def != amd {
+		t.Errorf("SourceHashFor(\"\") = %s, SourceHash() = %s", def, amd)
+	}
+	arm, err := SourceHashFor("arm64")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if arm == amd {
+		t.Fatalf("arm64 and amd64 share the key %s", arm)
+	}
+	bin, err := Build(context.Background(), BuildOptions{CacheDir: t.TempDir(), GOARCH: "arm64"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(bin, arm) {
+		t.Errorf("arm64 agent %s not under its key %s", bin, arm)
+	}
+	f, err := elf.Open(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if f.Machine != elf.EM_AARCH64 {
+		t.Errorf("machine %v, want EM_AARCH64", f.Machine)
+	}
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP || p.Type == elf.PT_DYNAMIC {
+			t.Errorf("agent is not static: has %v", p.Type)
+		}
+	}
+}

@@ -56,6 +56,31 @@ type BuildOptions struct {
 	//
 	// Deprecated: use GoOutput.
 	Log io.Writer
+	// GOARCH is the guest's architecture as Go names it (karch's
+	// Info.GOARCH: "amd64", "arm64"); "" = amd64. It is part of the cache
+	// key.
+	GOARCH string
+}
+
+// goarch returns the target GOARCH, amd64 by default.
+func (o BuildOptions) goarch() string {
+	if o.GOARCH == "" {
+		return "amd64"
+	}
+	return o.GOARCH
+}
+
+// goarchEnv is the environment of go build for goarch: GOAMD64=v1 on amd64,
+// GOARM64=v8.0 on arm64, so that the binary runs on any CPU QEMU emulates.
+func goarchEnv(goarch string) []string {
+	env := []string{"GOARCH=" + goarch}
+	switch goarch {
+	case "amd64":
+		env = append(env, "GOAMD64=v1")
+	case "arm64":
+		env = append(env, "GOARM64=v8.0")
+	}
+	return env
 }
 
 // goOutput returns where go build's output goes, nil for nowhere.
@@ -75,13 +100,24 @@ func DefaultCacheDir(dir string) (string, error) {
 
 // SourceHash is the hash of the embedded agent sources plus the target
 // (linux/amd64) and build flags (tags included): the cache key of Build.
-func SourceHash() (string, error) {
+func SourceHash() (string, error) { return SourceHashFor("amd64") }
+
+// SourceHashFor is SourceHash for the target linux/goarch: the cache key
+// of Build with BuildOptions.GOARCH = goarch ("" = amd64).
+func SourceHashFor(goarch string) (string, error) {
+	if goarch == "" {
+		goarch = "amd64"
+	}
 	files, err := sourceFiles()
 	if err != nil {
 		return "", err
 	}
 	h := sha256.New()
-	fmt.Fprintf(h, "rflkit-agent v2 linux/amd64 CGO_ENABLED=0 -tags=%s -trimpath -ldflags=-s -w\n", guestTag)
+	if goarch == "amd64" {
+		fmt.Fprintf(h, "rflkit-agent v2 linux/amd64 CGO_ENABLED=0 -tags=%s -trimpath -ldflags=-s -w\n", guestTag)
+	} else {
+		fmt.Fprintf(h, "rflkit-agent v2 linux/%s %s CGO_ENABLED=0 -tags=%s -trimpath -ldflags=-s -w\n", goarch, strings.Join(goarchEnv(goarch), " "), guestTag)
+	}
 	for _, f := range files {
 		b, err := sources.ReadFile(f)
 		if err != nil {
@@ -108,7 +144,8 @@ func sourceFiles() ([]string, error) {
 	return files, err
 }
 
-// Build returns the path of the static guest agent for linux/amd64,
+// Build returns the path of the static guest agent for linux/amd64 (or
+// linux/BuildOptions.GOARCH),
 // building it with the go command when the cache has no binary for the
 // current sources. Concurrent callers (threads or processes) build once:
 // the cache entry is locked with flock.
@@ -122,7 +159,7 @@ func Build(ctx context.Context, opts BuildOptions) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("agent: %w", err)
 	}
-	key, err := SourceHash()
+	key, err := SourceHashFor(opts.goarch())
 	if err != nil {
 		return "", fmt.Errorf("agent: %w", err)
 	}
@@ -185,8 +222,9 @@ func Build(ctx context.Context, opts BuildOptions) (string, error) {
 	tmpBin := filepath.Join(dir, ".init.tmp")
 	cmd := osutil.Command(ctx, goBin, "build", "-tags="+guestTag, "-trimpath", "-ldflags=-s -w", "-o", tmpBin, "./"+path.Join(pkgDir, "guest"))
 	cmd.Dir = work
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64", "GOAMD64=v1",
-		"GOTOOLCHAIN=local", "GOWORK=off", "GOFLAGS=", "GOPROXY=off")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux")
+	cmd.Env = append(cmd.Env, goarchEnv(opts.goarch())...)
+	cmd.Env = append(cmd.Env, "GOTOOLCHAIN=local", "GOWORK=off", "GOFLAGS=", "GOPROXY=off")
 	var out bytes.Buffer
 	cmd.Stdout = &out
 	cmd.Stderr = &out

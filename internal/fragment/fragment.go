@@ -26,6 +26,20 @@
 //     a module's code to its functions (a TCG plugin counting per
 //     function). SYSFS alone is not enough; tinyconfig has KALLSYMS off.
 //   - BLK_DEV_NULL_BLK=m, BLK_DEV_RUST_NULL=m: the two drivers as modules.
+//
+// TinyRustArm64 is the arm64 fragment (tiny-rust-arm64.config), for QEMU's
+// virt machine: the x86_64 fragment's options less the PC pieces (8250
+// UART, PCI, VIRTIO_PCI; 64BIT is not a prompt on arm64), plus
+//
+//   - SERIAL_AMBA_PL011 and SERIAL_AMBA_PL011_CONSOLE: virt's UART, the
+//     console ttyAMA0 (ARM_AMBA, the GIC and the architected timer are
+//     selected by ARM64 itself);
+//   - VIRTIO_MMIO: virt's virtio-mmio transports, which carry the agent's
+//     virtio-serial port (virtio-serial-device) without a PCI host bridge.
+//
+// Every line survives olddefconfig of arm64 tinyconfig (a kconfig
+// integration test checks it, and that rflkit's olddefconfig of it is
+// byte-identical to make's).
 package fragment
 
 import _ "embed"
@@ -35,6 +49,9 @@ var tinyRust string
 
 //go:embed tiny-rust-modules.config
 var tinyRustModules string
+
+//go:embed tiny-rust-arm64.config
+var tinyRustArm64 string
 
 // TinyRust returns the fragment in .config syntax, with
 // CONFIG_RUST_INLINE_HELPERS set to y when helpers is true and "is not set"
@@ -57,4 +74,27 @@ func Modules() string { return tinyRustModules }
 // overridden by the =m ones.
 func TinyRustModules(helpers bool) string {
 	return TinyRust(helpers) + tinyRustModules
+}
+
+// TinyRustArm64 returns the arm64 fragment (tiny-rust-arm64.config) in
+// .config syntax, with CONFIG_RUST_INLINE_HELPERS as its last line as in
+// TinyRust.
+func TinyRustArm64(helpers bool) string {
+	if helpers {
+		return tinyRustArm64 + "CONFIG_RUST_INLINE_HELPERS=y\n"
+	}
+	return tinyRustArm64 + "# CONFIG_RUST_INLINE_HELPERS is not set\n"
+}
+
+// TinyRustFor returns the tiny Rust fragment of a kernel ARCH (or
+// SRCARCH): TinyRust for x86_64 and x86, TinyRustArm64 for arm64; ok is
+// false for an architecture without one.
+func TinyRustFor(arch string, helpers bool) (frag string, ok bool) {
+	switch arch {
+	case "x86_64", "x86":
+		return TinyRust(helpers), true
+	case "arm64":
+		return TinyRustArm64(helpers), true
+	}
+	return "", false
 }

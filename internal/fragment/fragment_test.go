@@ -51,3 +51,28 @@ func TestTinyRustModules(t *testing.T) {
 		}
 	}
 }
+
+func TestTinyRustArm64(t *testing.T) {
+	for _, h := range []bool{true, false} {
+		f := TinyRustArm64(h)
+		for _, want := range []string{"CONFIG_RUST=y\n", "CONFIG_BLK_DEV_NULL_BLK=y\n", "CONFIG_BLK_DEV_RUST_NULL=y\n", "CONFIG_SERIAL_AMBA_PL011_CONSOLE=y\n", "CONFIG_VIRTIO_MMIO=y\n", "CONFIG_VIRTIO_CONSOLE=y\n", "# CONFIG_MODVERSIONS is not set\n"} {
+			if !strings.Contains(f, want) {
+				t.Errorf("helpers=%v: arm64 fragment lacks %q", h, want)
+			}
+		}
+		for _, bad := range []string{"CONFIG_SERIAL_8250", "CONFIG_VIRTIO_PCI", "CONFIG_TMPFS"} {
+			if strings.Contains(f, bad) {
+				t.Errorf("helpers=%v: arm64 fragment has %s", h, bad)
+			}
+		}
+		if got, ok := TinyRustFor("arm64", h); !ok || got != f {
+			t.Errorf("TinyRustFor(arm64) differs from TinyRustArm64")
+		}
+		if got, ok := TinyRustFor("x86_64", h); !ok || got != TinyRust(h) {
+			t.Errorf("TinyRustFor(x86_64) differs from TinyRust")
+		}
+	}
+	if _, ok := TinyRustFor("riscv", true); ok {
+		t.Error("TinyRustFor(riscv) ok")
+	}
+}

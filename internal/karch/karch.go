@@ -38,6 +38,19 @@ type Info struct {
 	// GOARCH is Go's name for the architecture, for building a guest
 	// program; "" when Go does not target it.
 	GOARCH string
+	// VirtioSerial is the QEMU -device of the machine's virtio-serial
+	// controller ("virtio-serial-pci" on pc, "virtio-serial-device" on
+	// virt's virtio-mmio transports); "" when rflkit does not boot it.
+	VirtioSerial string
+	// AgentUART is the guest's second UART that the machine can back
+	// with a second -serial ("ttyS1" on pc); "" when it has none (virt has
+	// one PL011).
+	AgentUART string
+	// Multiarch is Debian's multiarch tuple, the library directory of the
+	// architecture's packages ("x86_64-linux-gnu", "aarch64-linux-gnu").
+	Multiarch string
+	// DebArch is Debian's architecture name ("amd64", "arm64").
+	DebArch string
 }
 
 // table is keyed by SRCARCH; one row for every directory below arch/ of the
@@ -46,7 +59,7 @@ var table = map[string]Info{
 	"alpha":      {},
 	"arc":        {},
 	"arm":        {Images: []string{"arch/arm/boot/zImage", "arch/arm/boot/Image"}, ClangTarget: "arm-linux-gnueabi", GOARCH: "arm"},
-	"arm64":      {Images: []string{"arch/arm64/boot/Image.gz", "arch/arm64/boot/Image"}, ClangTarget: "aarch64-linux-gnu", QEMU: "qemu-system-aarch64", QEMUMachine: "virt", Console: "ttyAMA0", GOARCH: "arm64"},
+	"arm64":      {Images: []string{"arch/arm64/boot/Image.gz", "arch/arm64/boot/Image"}, ClangTarget: "aarch64-linux-gnu", QEMU: "qemu-system-aarch64", QEMUMachine: "virt", Console: "ttyAMA0", GOARCH: "arm64", VirtioSerial: "virtio-serial-device", Multiarch: "aarch64-linux-gnu", DebArch: "arm64"},
 	"csky":       {},
 	"hexagon":    {ClangTarget: "hexagon-linux-musl"},
 	"loongarch":  {Images: []string{"arch/loongarch/boot/vmlinuz.efi", "arch/loongarch/boot/vmlinux.efi"}, ClangTarget: "loongarch64-linux-gnusf", GOARCH: "loong64"},
@@ -62,7 +75,7 @@ var table = map[string]Info{
 	"sh":         {},
 	"sparc":      {ClangTarget: "sparc64-linux-gnu"},
 	"um":         {Images: []string{"linux"}},
-	"x86":        {Images: []string{"arch/x86/boot/bzImage"}, ClangTarget: "x86_64-linux-gnu", QEMU: "qemu-system-x86_64", QEMUMachine: "pc", Console: "ttyS0", GOARCH: "amd64"},
+	"x86":        {Images: []string{"arch/x86/boot/bzImage"}, ClangTarget: "x86_64-linux-gnu", QEMU: "qemu-system-x86_64", QEMUMachine: "pc", Console: "ttyS0", GOARCH: "amd64", VirtioSerial: "virtio-serial-pci", AgentUART: "ttyS1", Multiarch: "x86_64-linux-gnu", DebArch: "amd64"},
 	"xtensa":     {},
 }
 

@@ -26,7 +26,7 @@ import (
 
 // Kernel is a built tiny Rust kernel.
 type Kernel struct {
-	BzImage string // arch/x86/boot/bzImage
+	BzImage string // the boot image: arch/x86/boot/bzImage (arch/arm64/boot/Image for arm64)
 	Vmlinux string // vmlinux, when built
 	Config  string // the final .config
 }
@@ -37,7 +37,13 @@ type Kernel struct {
 // the doctor's problems.
 func Report(t testing.TB) *toolchain.Report {
 	t.Helper()
-	rep, err := toolchain.Detect(context.Background(), toolchain.Options{SrcDir: testenv.KernelSource(t), Arch: "x86_64"})
+	return ReportFor(t, "x86_64")
+}
+
+// ReportFor is Report for a kernel ARCH ("x86_64", "arm64").
+func ReportFor(t testing.TB, arch string) *toolchain.Report {
+	t.Helper()
+	rep, err := toolchain.Detect(context.Background(), toolchain.Options{SrcDir: testenv.KernelSource(t), Arch: arch})
 	if err != nil {
 		t.Fatalf("testkernel: %v", err)
 	}
@@ -57,6 +63,12 @@ func MakeVars(t testing.TB) map[string]string {
 // Builder returns the kbuild.Builder the tiny kernels are built with.
 func Builder(t testing.TB) *kbuild.Builder {
 	t.Helper()
+	return BuilderFor(t, "x86_64")
+}
+
+// BuilderFor is Builder for a kernel ARCH ("x86_64", "arm64").
+func BuilderFor(t testing.TB, arch string) *kbuild.Builder {
+	t.Helper()
 	testenv.Integration(t)
 	src := os.Getenv("RFLKIT_KERNEL_SRC")
 	if src == "" {
@@ -65,8 +77,8 @@ func Builder(t testing.TB) *kbuild.Builder {
 			t.Fatalf("testkernel: %v: run scripts/setup (it installs linux-source-7.2)", err)
 		}
 	}
-	b := &kbuild.Builder{Src: src, Arch: "x86_64", CacheDir: testenv.CacheDir(t)}
-	return b.UseToolchain(Report(t))
+	b := &kbuild.Builder{Src: src, Arch: arch, CacheDir: testenv.CacheDir(t)}
+	return b.UseToolchain(ReportFor(t, arch))
 }
 
 // TinyRust returns the tiny Rust kernel (kbuild.TinyRust, internal/fragment) with
@@ -77,6 +89,27 @@ func TinyRust(t testing.TB, helpers bool) Kernel {
 		Config:  kbuild.TinyRust(helpers),
 		Targets: []string{"bzImage"},
 	})
+	return kernelOf(t, res)
+}
+
+// TinyRustArm64 returns the tiny arm64 Rust kernel (kbuild.TinyRustFor
+// "arm64": QEMU virt, PL011 console, virtio-mmio, both null-block drivers
+// built in) with RUST_INLINE_HELPERS on or off, built with the target
+// Image through kbuild's cache. Kernel.BzImage is then arch/arm64/boot/Image.
+// The helpers-off variant starts from the helpers-on objects.
+func TinyRustArm64(t testing.TB, helpers bool) Kernel {
+	t.Helper()
+	spec, err := kbuild.TinyRustFor("arm64", helpers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := buildWith(t, BuilderFor(t, "arm64"), "tiny arm64 Rust kernel", helpers, kbuild.BuildSpec{
+		Config:  spec,
+		Targets: []string{"Image"},
+	})
+	if res.SeededFrom != "" || !res.CacheHit {
+		t.Logf("testkernel: arm64 kernel (helpers=%v) seeded from %q, make %s", helpers, res.SeededFrom, res.BuildTime.Round(time.Second))
+	}
 	return kernelOf(t, res)
 }
 
@@ -132,7 +165,12 @@ func kernelOf(t testing.TB, res *kbuild.Result) Kernel {
 // build builds spec through the cache, logging progress.
 func build(t testing.TB, what string, helpers bool, spec kbuild.BuildSpec) *kbuild.Result {
 	t.Helper()
-	b := Builder(t)
+	return buildWith(t, Builder(t), what, helpers, spec)
+}
+
+// buildWith builds spec with b through the cache, logging progress.
+func buildWith(t testing.TB, b *kbuild.Builder, what string, helpers bool, spec kbuild.BuildSpec) *kbuild.Result {
+	t.Helper()
 	last := -1
 	b.Progress = func(e kbuild.Event) {
 		switch {
