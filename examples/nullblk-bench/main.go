@@ -211,23 +211,11 @@ func measure(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		if helpers {
 			name = "helpers-on"
 		}
-		// The toolchain is handed on as internal/testkernel and
-		// examples/build hand it (UseToolchain), so that kernels built by
-		// the tests are cache hits here and the other way round.
-		b := &kbuild.Builder{Src: src, Arch: "x86_64", CacheDir: o.cache,
-			Progress: func(e kbuild.Event) { ui.build(name, e) }}
-		b.UseToolchain(rep)
-		if o.verbose {
-			b.MakeOutput = stderr
-		}
-		r, err := b.Build(ctx, kbuild.BuildSpec{Config: kbuild.TinyRust(helpers), Targets: []string{"bzImage"}})
+		r, err := buildKernel(ctx, o, src, rep, ui, stderr, name, kbuild.BuildSpec{Config: kbuild.TinyRust(helpers), Targets: []string{"bzImage"}})
 		if err != nil {
-			return fmt.Errorf("build %s: %w", name, err)
+			return err
 		}
 		img := r.Artifacts[kbuild.ArtifactKernel]
-		if img == "" {
-			return fmt.Errorf("build %s: no bzImage among %v", name, r.Artifacts)
-		}
 		ui.done("build %s: %s (cache hit %v)", name, img, r.CacheHit)
 		cacheHits[name] = r.CacheHit
 		kernels = append(kernels, bench.KernelArm{Name: name, Helpers: helpers, BzImage: img, Config: r.Artifacts[kbuild.ArtifactConfig],
