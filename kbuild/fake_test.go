@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/rflkit/rflkit/internal/osutil"
 )
 
 // fake is a Builder on the fake kernel in testdata/fakekernel, with fake
@@ -30,7 +32,7 @@ func newFake(t testing.TB) *fake {
 	if err != nil {
 		t.Fatal(err)
 	}
-	realMake, err := lookPathEnv("make", os.Environ())
+	realMake, err := osutil.LookPath("make", os.Environ())
 	if err != nil {
 		t.Fatalf("make not found: %v", err)
 	}

@@ -6,13 +6,12 @@ import (
 	"encoding/hex"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
+	"github.com/rflkit/rflkit/internal/fileid"
 	"github.com/rflkit/rflkit/internal/osutil"
 )
 
@@ -80,26 +79,21 @@ func (t *toolSet) probe(ctx context.Context, env []string, memo string) {
 }
 
 func memoVersion(ctx context.Context, cmd string, env []string, memo string) string {
-	path, err := lookPathEnv(cmd, env)
+	path, err := osutil.LookPath(cmd, env)
 	if err != nil {
 		return "missing"
 	}
 	if memo == "" {
 		return toolVersion(ctx, path, env)
 	}
-	fi, err := os.Stat(path)
-	if err != nil {
+	if fileid.IsRustupProxy(path) {
+		return toolVersion(ctx, path, env) // its answer follows rustup's settings
+	}
+	id, ok := fileid.Identity(path)
+	if !ok {
 		return toolVersion(ctx, path, env)
 	}
-	if r, err := os.Stat(filepath.Join(filepath.Dir(path), "rustup")); err == nil && os.SameFile(r, fi) {
-		return toolVersion(ctx, path, env) // a rustup proxy
-	}
-	resolved, _ := filepath.EvalSymlinks(path)
-	var ino uint64
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		ino = st.Ino
-	}
-	k := sha256.Sum256([]byte(fmt.Sprintf("%s\x00%s\x00%d\x00%d\x00%d", path, resolved, fi.Size(), fi.ModTime().UnixNano(), ino)))
+	k := sha256.Sum256([]byte("rflkit-kbuild-tool-version-v2\x00" + path + "\x00" + id))
 	file := filepath.Join(memo, hex.EncodeToString(k[:16]))
 	if data, err := os.ReadFile(file); err == nil {
 		return string(data)
@@ -121,27 +115,6 @@ func toolVersion(ctx context.Context, path string, env []string) string {
 	}
 	first, _, _ := strings.Cut(strings.TrimSpace(string(res.Stdout)), "\n")
 	return path + ": " + osutil.Excerpt(strings.TrimSpace(first), 200)
-}
-
-// lookPathEnv is exec.LookPath with the PATH of env.
-func lookPathEnv(cmd string, env []string) (string, error) {
-	if strings.Contains(cmd, "/") {
-		return exec.LookPath(cmd)
-	}
-	for i := len(env) - 1; i >= 0; i-- {
-		if p, ok := strings.CutPrefix(env[i], "PATH="); ok {
-			for _, d := range strings.Split(p, ":") {
-				if d == "" {
-					d = "."
-				}
-				if f, err := exec.LookPath(d + "/" + cmd); err == nil {
-					return f, nil
-				}
-			}
-			return "", exec.ErrNotFound
-		}
-	}
-	return exec.LookPath(cmd)
 }
 
 // fingerprint hashes the tools' versions (and the caller's fingerprint).

@@ -16,11 +16,11 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/rflkit/rflkit/internal/atomicfile"
 	"github.com/rflkit/rflkit/internal/cachedir"
+	"github.com/rflkit/rflkit/internal/fileid"
 	"github.com/rflkit/rflkit/internal/flock"
 	"github.com/rflkit/rflkit/internal/osutil"
 )
@@ -157,20 +157,14 @@ func (r *shellRunner) envHash(env []string) string {
 var macroToolVars = []string{"CC", "LD", "AR", "NM", "OBJCOPY", "HOSTCC", "HOSTCXX", "RUSTC", "HOSTRUSTC", "RUSTDOC", "BINDGEN", "PAHOLE"}
 
 // toolIdentities returns, for each tool variable set in env, its program
-// resolved through env's PATH and that file's identity (size, mtime, ctime,
-// inode): what changes when a package replaces the program.
+// resolved through env's PATH and that file's identity (internal/fileid):
+// what changes when a package replaces the program.
 func toolIdentities(env []string) []string {
 	vals := map[string]string{}
-	path := ""
 	for _, kv := range env {
-		k, v, ok := strings.Cut(kv, "=")
-		if !ok {
-			continue
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			vals[k] = v
 		}
-		if k == "PATH" {
-			path = v
-		}
-		vals[k] = v
 	}
 	var out []string
 	for _, name := range macroToolVars {
@@ -179,27 +173,11 @@ func toolIdentities(env []string) []string {
 			continue
 		}
 		prog := f[len(f)-1] // "ccache clang" runs clang
-		if !strings.Contains(prog, "/") {
-			for _, d := range filepath.SplitList(path) {
-				if d == "" {
-					d = "."
-				}
-				if fi, err := os.Stat(filepath.Join(d, prog)); err == nil && fi.Mode().IsRegular() {
-					prog = filepath.Join(d, prog)
-					break
-				}
-			}
+		if p, err := osutil.LookPath(prog, env); err == nil {
+			prog = p
 		}
-		id := name + "=" + prog
-		if real, err := filepath.EvalSymlinks(prog); err == nil {
-			if fi, err := os.Stat(real); err == nil {
-				id += fmt.Sprintf(":%s:%d:%d", real, fi.Size(), fi.ModTime().UnixNano())
-				if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-					id += fmt.Sprintf(":%d:%d:%d", st.Ino, st.Ctim.Sec, st.Ctim.Nsec)
-				}
-			}
-		}
-		out = append(out, id)
+		id, _ := fileid.Identity(prog)
+		out = append(out, name+"="+prog+" "+id)
 	}
 	return out
 }

@@ -12,6 +12,8 @@ import (
 	"sync"
 
 	"github.com/hashicorp/go-version"
+
+	"github.com/rflkit/rflkit/internal/fileid"
 )
 
 // The two headers of the kernel's scripts/ directory that bindgen is run
@@ -295,7 +297,7 @@ func (p *prober) libclang(ctx context.Context, i int, c *Candidate) (result, err
 	}
 	e := probeEntry{Argv: argv, Stdout: res.stdout, Stderr: res.stderr, Libclang: c.Libclang}
 	if c.Libclang != "" {
-		id, ok := fileIdentity(c.Libclang)
+		id, ok := fileid.Identity(c.Libclang)
 		if !ok {
 			return res, nil
 		}

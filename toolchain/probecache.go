@@ -9,9 +9,9 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 
 	"github.com/rflkit/rflkit/internal/atomicfile"
+	"github.com/rflkit/rflkit/internal/fileid"
 )
 
 // probeCacheDir is the sub-directory of the cache root that holds probe
@@ -92,60 +92,14 @@ func newProbeCache(root string, env []string) *probeCache {
 	return &probeCache{dir: filepath.Join(root, probeCacheDir), envKey: b.String()}
 }
 
-// fileIdentity describes the file at p (links followed): its resolved
-// path, size, modification and change times, device and inode. Rewriting
-// or touching the file changes it. ok is false when p cannot be read.
-func fileIdentity(p string) (id string, ok bool) {
-	fi, err := os.Stat(p)
-	if err != nil || !fi.Mode().IsRegular() {
-		return "", false
-	}
-	res, err := filepath.EvalSymlinks(p)
-	if err != nil {
-		return "", false
-	}
-	if a, err := filepath.Abs(res); err == nil {
-		res = a
-	}
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	if !ok {
-		return "", false
-	}
-	return fmt.Sprintf("%q %d %d %d.%d %d %d %o", res, fi.Size(), fi.ModTime().UnixNano(),
-		st.Ctim.Sec, st.Ctim.Nsec, st.Dev, st.Ino, fi.Mode()), true
-}
-
-// isRustupProxy reports whether the executable p is one of rustup's
-// proxies (the rustup binary under another name, as in ~/.cargo/bin), whose
-// answer depends on rustup's settings, overrides and environment: never
-// cached.
-func isRustupProxy(p string) bool {
-	fi, err := os.Stat(p)
-	if err != nil {
-		return false
-	}
-	if r, err := os.Stat(filepath.Join(filepath.Dir(p), "rustup")); err == nil && os.SameFile(r, fi) {
-		return true
-	}
-	res, err := filepath.EvalSymlinks(p)
-	if err != nil {
-		return false
-	}
-	switch filepath.Base(res) {
-	case "rustup", "rustup-init":
-		return true
-	}
-	return false
-}
-
 // key returns the cache key of running argv (argv[0] resolved to exe) with
 // stdin and extraEnv, or ok false when the command must not be cached: a
 // rustup proxy, an executable or a file argument that cannot be read.
 func (c *probeCache) key(exe string, stdin string, extraEnv []string, argv []string) (string, bool) {
-	if c == nil || exe == "" || isRustupProxy(exe) {
+	if c == nil || exe == "" || fileid.IsRustupProxy(exe) {
 		return "", false
 	}
-	id, ok := fileIdentity(exe)
+	id, ok := fileid.Identity(exe)
 	if !ok {
 		return "", false
 	}
@@ -180,7 +134,7 @@ func (c *probeCache) get(key string) (probeEntry, bool) {
 		return probeEntry{}, false
 	}
 	for p, id := range e.Deps {
-		if now, ok := fileIdentity(p); !ok || now != id {
+		if now, ok := fileid.Identity(p); !ok || now != id {
 			return probeEntry{}, false
 		}
 	}

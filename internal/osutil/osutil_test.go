@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 	"syscall"
@@ -119,5 +120,20 @@ func TestShellQuote(t *testing.T) {
 	}
 	if got := ShellJoin([]string{"make", "-C", "/a b", ""}); got != "make -C '/a b' ''" {
 		t.Errorf("ShellJoin = %s", got)
+	}
+}
+
+func TestLookPath(t *testing.T) {
+	d := t.TempDir()
+	os.WriteFile(d+"/tool", []byte("#!/bin/sh\n"), 0o755)
+	os.WriteFile(d+"/data", []byte("x"), 0o644)
+	if p, err := LookPath("tool", []string{"PATH=/nonexistent", "PATH=" + d}); err != nil || p != d+"/tool" {
+		t.Errorf("LookPath(tool) = %q, %v", p, err)
+	}
+	if _, err := LookPath("data", []string{"PATH=" + d}); !errors.Is(err, exec.ErrNotFound) {
+		t.Errorf("a non-executable was found: %v", err)
+	}
+	if _, err := LookPath("tool", []string{"PATH=/nonexistent"}); !errors.Is(err, exec.ErrNotFound) {
+		t.Errorf("env's PATH was not used: %v", err)
 	}
 }

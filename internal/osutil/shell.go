@@ -1,6 +1,8 @@
 package osutil
 
-import "strings"
+import (
+	"strings"
+)
 
 // ShellQuote quotes s for a POSIX shell when it needs it: words made only
 // of letters, digits and -_./=:,+@% stay as they are, anything else
