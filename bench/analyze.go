@@ -94,6 +94,38 @@ type ArmStats struct {
 	// BootIDs the boot id of each group.
 	ByBoot  [][]float64
 	BootIDs []string
+	// InstanceOf holds the device instance (Sample.Instance) of each
+	// value of ByBoot, in the same shape.
+	InstanceOf [][]int
+	// Components are the arm's variance components (boot, device
+	// instance, run) from ByBoot and InstanceOf.
+	Components VarianceComponents
+	// InstanceModality is CheckBootModality of the instance means (ids
+	// "boot#instance"), when some boot has two instances: a mode drawn
+	// when a device is created shows here and not between boots.
+	InstanceModality *Modality `json:",omitempty"`
+	// FirstRun is how the first run of the arm in a device instance
+	// compares with its later runs (warm-up runs included as first
+	// runs); nil when no instance ran the arm twice.
+	FirstRun *FirstRunEffect `json:",omitempty"`
+}
+
+// FirstRunEffect is the start-up cost a warm-up run would absorb: per
+// device instance, the first run's value minus the mean of the later
+// runs, averaged per boot and then over boots, relative to the later
+// runs' mean, with a t interval over boots.
+type FirstRunEffect struct {
+	// Change is (first - later) / later: 0.001 is 0.1% more in the
+	// first run.
+	Change float64
+	// Lo and Hi bound Change (95%, t over boots); equal to Change with
+	// one boot.
+	Lo, Hi float64
+	// Boots is the boots with an instance that ran the arm twice.
+	Boots int
+	// Warmup is set when the first runs were warm-up runs (kept out of
+	// the arm's other statistics).
+	Warmup bool
 }
 
 // Question is one of the two comparisons the benchmark answers.
@@ -193,6 +225,9 @@ type Analysis struct {
 	// Conclusive names the measure the conclusions rest on: instructions
 	// per I/O when icount boots exist, else IOPS.
 	Conclusive Measure
+	// Design sizes the next experiment from this one's variance
+	// components and costs (adviseDesign); nil without arms.
+	Design *DesignAdvice `json:",omitempty"`
 	// Warnings concern the whole experiment (incomplete, kernels whose
 	// .config contradicts their arm, multimodal arms with the boots of
 	// each mode, comparisons without an interval, U tests that cannot
@@ -204,6 +239,9 @@ type Analysis struct {
 // seed 1.
 type AnalyzeOptions struct {
 	Bootstrap BootstrapOptions
+	// TargetHalfWidth is the relative half-width the design advice
+	// (Analysis.Design) sizes boots for; 0 = DefaultTargetHalfWidth.
+	TargetHalfWidth float64
 }
 
 // Analyze computes per-arm statistics and the two questions' comparisons
@@ -238,6 +276,11 @@ func Analyze(r *Results, opts AnalyzeOptions) (*Analysis, error) {
 	}
 	resolution := map[Measure]map[ArmKey][]float64{}
 	bootKey := bootKeys(r.Boots)
+	firstRuns := firstRunData{}
+	moduleKernel := map[string]bool{}
+	for _, k := range r.Kernels {
+		moduleKernel[k.Name] = k.IsModule()
+	}
 	for _, m := range analyzedMeasures() {
 		arms[m] = map[ArmKey]*ArmStats{}
 		resolution[m] = map[ArmKey][]float64{}
@@ -246,9 +289,10 @@ func Analyze(r *Results, opts AnalyzeOptions) (*Analysis, error) {
 				continue
 			}
 			perArm := map[ArmKey][]float64{}
+			perInst := map[ArmKey][]int{}
 			var keys []ArmKey
-			for _, s := range b.Samples {
-				if s.Warmup || s.moduleFailed() {
+			for si, s := range b.Samples {
+				if s.moduleFailed() {
 					continue // failed module samples: moduleWarnings
 				}
 				v := m.value(s)
@@ -256,13 +300,26 @@ func Analyze(r *Results, opts AnalyzeOptions) (*Analysis, error) {
 					continue // no plugin counts, or a failed sample (pluginWarnings)
 				}
 				if !(v > 0 || (v == 0 && m.zeroAllowed())) || math.IsInf(v, 0) {
+					if s.Warmup {
+						continue // not analysed: its value does not matter
+					}
 					return nil, fmt.Errorf("bench: boot %d: %s %s run %d: bad %s value %v", b.Index, s.Driver, s.Workload, s.Run, m, v)
 				}
 				k := ArmKey{Kernel: b.Kernel, Driver: s.Driver, Workload: s.Workload}
+				firstRuns.add(m, k, bootKey[bi], s, v)
+				if s.Warmup {
+					continue
+				}
 				if _, ok := perArm[k]; !ok {
 					keys = append(keys, k)
 				}
 				perArm[k] = append(perArm[k], v)
+				inst := s.Instance
+				if moduleKernel[b.Kernel] {
+					// A module arm's every sample has its own device.
+					inst = si
+				}
+				perInst[k] = append(perInst[k], inst)
 				if res := m.resolution(s, v); res > 0 {
 					resolution[m][k] = append(resolution[m][k], res)
 				}
@@ -279,6 +336,7 @@ func Analyze(r *Results, opts AnalyzeOptions) (*Analysis, error) {
 				}
 				st.ByBoot = append(st.ByBoot, perArm[k])
 				st.BootIDs = append(st.BootIDs, bootKey[bi])
+				st.InstanceOf = append(st.InstanceOf, perInst[k])
 			}
 		}
 	}
@@ -309,6 +367,7 @@ func Analyze(r *Results, opts AnalyzeOptions) (*Analysis, error) {
 			st.Resolution = Median(rs)
 		}
 		fillArm(st)
+		st.FirstRun = firstRuns.effect(o.m, o.k)
 		a.Arms = append(a.Arms, *st)
 	}
 	// Comparisons.
@@ -362,6 +421,7 @@ func Analyze(r *Results, opts AnalyzeOptions) (*Analysis, error) {
 		return nil, err
 	}
 	a.Pooled = pooled
+	adviseDesign(a, r, opts.TargetHalfWidth)
 	for _, s := range a.Arms {
 		if s.Modality.Multimodal {
 			a.Warnings = append(a.Warnings, modalityWarning(&s))
@@ -473,6 +533,52 @@ func fillArm(st *ArmStats) {
 		st.RunSE = math.Sqrt(ss/float64(dof)) / math.Sqrt(float64(runs)/float64(len(st.ByBoot)))
 	}
 	st.Modality = CheckBootModality(bootMeans, st.BootIDs, ModalityOptions{Resolution: st.Resolution, RunSE: st.RunSE})
+	nested, ids := st.nested()
+	// ByBoot is never empty here, so the estimate has values.
+	st.Components, _ = EstimateComponents(nested)
+	if !st.Components.InstanceInBoot {
+		var means []float64
+		for _, b := range nested {
+			for _, in := range b {
+				means = append(means, Mean(in))
+			}
+		}
+		md := CheckBootModality(means, ids, ModalityOptions{Resolution: st.Resolution})
+		st.InstanceModality = &md
+	}
+}
+
+// nested groups the arm's values by boot and instance, with the id
+// "bootid#instance" of each instance.
+func (st *ArmStats) nested() (values [][][]float64, ids []string) {
+	for bi, b := range st.ByBoot {
+		var insts [][]float64
+		pos := map[int]int{}
+		var order []int
+		for j, v := range b {
+			inst := 0
+			if bi < len(st.InstanceOf) && j < len(st.InstanceOf[bi]) {
+				inst = st.InstanceOf[bi][j]
+			}
+			p, ok := pos[inst]
+			if !ok {
+				p = len(insts)
+				pos[inst] = p
+				insts = append(insts, nil)
+				order = append(order, inst)
+			}
+			insts[p] = append(insts[p], v)
+		}
+		values = append(values, insts)
+		for _, inst := range order {
+			id := fmt.Sprintf("#%d", inst)
+			if bi < len(st.BootIDs) {
+				id = st.BootIDs[bi] + id
+			}
+			ids = append(ids, id)
+		}
+	}
+	return values, ids
 }
 
 func compare(q Question, m Measure, A, B *ArmStats, paired bool, bo BootstrapOptions) Comparison {

@@ -39,6 +39,12 @@ type PooledEstimate struct {
 	Warnings []string
 }
 
+// Label names the estimate: "question: A vs B" ("rnull vs null_blk:
+// helpers-on/null_blk vs helpers-on/rnull").
+func (p PooledEstimate) Label() string {
+	return fmt.Sprintf("%s: %s vs %s", p.Question, p.A, p.B)
+}
+
 // Change is the mean relative change over workloads, Ratio - 1.
 func (p PooledEstimate) Change() float64 { return p.Ratio - 1 }
 

@@ -8,8 +8,8 @@
 //   - Workload is one fio job as typed values; FioArgs gives fio's argv
 //     with the options of the published fio matrix (io_uring, direct,
 //     gtod_reduce, lfsr, fixedbufs, json+ ...). PresetByName gives the
-//     "published" set (120 workloads), "default" (minutes) and "quick"
-//     (CI). ParseFio reads fio's JSON; a failed run is a *FioError, never
+//     "published" set (120 workloads), "default" (minutes), "pilot" (to
+//     size a run) and "quick" (CI). ParseFio reads fio's JSON; a failed run is a *FioError, never
 //     zero IOPS.
 //   - Device creates null_blk and rnull devices through configfs with
 //     matched parameters, sets the scheduler to none, checks them before
@@ -18,8 +18,8 @@
 //     kernels alternate in random order, both drivers run alternately in
 //     every boot, warm-up runs are kept but marked. Each boot is either a
 //     plain TCG boot (wall-clock IOPS, noisy) or an -icount shift=0 boot,
-//     where fio's IOPS give guest instructions per I/O, reproducible to
-//     ~0.01%. Results holds everything (raw samples, boot ids, kernel and
+//     where fio's IOPS give guest instructions per I/O (boot means of an
+//     arm spread by 0.02-0.06%, in modes of whole boots or devices). Results holds everything (raw samples, boot ids, kernel and
 //     toolchain metadata, QEMU argv, seed) and is re-analysable.
 //   - In -icount boots QEMUBoot loads the instruction-counting TCG plugin
 //     (qemu/tcgplugin) with the kernel's System.map and ksys_sync as the
@@ -40,6 +40,17 @@
 //     test on boot means, and warnings for multimodal samples and for
 //     intervals wider than the effect in question (2% for helpers, 5% for
 //     Rust vs C).
+//   - The design sees its own variance: each boot holds Preset.Instances
+//     device instances (configfs devices created afresh, each running
+//     every workload), and EstimateComponents splits an arm's spread into
+//     boot, instance and run variance (ArmStats.Components). From them
+//     and the measured cost of each level (MeasuredCosts) the analysis
+//     sizes the next run (Analysis.Design: Kalibera & Jones'
+//     OptimalPerUpper per level, BootsFor for a target half-width), and
+//     measures what a warm-up run would absorb (ArmStats.FirstRun). The
+//     "pilot" preset repeats every level so that all three separate. An
+//     Experiment with a StopRule stops between rounds once its intervals
+//     are narrow enough or its time budget is spent.
 //
 // Presentation is package bench/report: tables, the markdown report,
 // benchstat input, plots (gonum) and the files of a run (report.WriteAll).

@@ -20,7 +20,8 @@ const (
 	ModeWall Mode = "wall"
 	// ModeICount boots with -icount shift=0,sleep=off: one guest
 	// nanosecond is one instruction, so fio's IOPS give instructions per
-	// I/O, reproducible to ~0.01%.
+	// I/O (and the plugin counts them exactly); the boot means of an arm
+	// still spread by 0.02-0.06% (modes of whole boots and devices).
 	ModeICount Mode = "icount"
 )
 
@@ -82,11 +83,14 @@ type Step struct {
 	Workload string `json:"workload"`
 	// Driver is the driver whose device the run uses.
 	Driver Driver `json:"driver"`
-	// Run is the run's number for this workload and driver in the boot
-	// (0-based, warm-up runs first).
+	// Run is the run's number for this workload and driver in its device
+	// instance (0-based, warm-up runs first).
 	Run int `json:"run"`
 	// Warmup marks a run whose sample is kept but not analysed.
 	Warmup bool `json:"warmup"`
+	// Instance is the device instance of the boot the run uses
+	// (0-based; Preset.Instances).
+	Instance int `json:"instance"`
 }
 
 // BootPlan is the planned content of one boot.
@@ -99,6 +103,10 @@ type BootPlan struct {
 	Mode Mode `json:"mode"`
 	// Steps are the boot's fio runs in running order.
 	Steps []Step `json:"steps"`
+	// Round is the boot's round (0-based): each round holds one boot of
+	// every kernel per mode; an experiment with a StopRule stops only
+	// between rounds.
+	Round int `json:"round"`
 }
 
 // Progress is reported after each boot and run.
@@ -136,6 +144,65 @@ type Experiment struct {
 	// it, from the kernels' content hashes, before the first boot and
 	// fails with *ExperimentMismatchError.
 	ExpectID string
+	// Until, when set, stops the experiment between rounds once its
+	// intervals are as narrow as asked or its time budget is spent
+	// (sequential stopping); the preset's boots are then the most it
+	// runs. Not with Shard.
+	Until *StopRule
+}
+
+// StopRule is sequential stopping: after each round (one boot of every
+// kernel) from MinRounds on, the results so far are analysed, and the
+// experiment stops when the widest relative half-width of the conclusive
+// measure's pooled estimates (and, with Each, of its comparisons) has been
+// at most HalfWidth at Consecutive checks in a row; before a round it
+// stops when the round would end past Budget (from the mean round so
+// far). The rule looks at the intervals' widths, not at where they lie,
+// so stopping does not select for an effect; but a width is itself noisy,
+// and stopping at the first narrow one undercovers: in the simulation of
+// the tests (3 to 10 boots per arm) one check from 3 boots on gives 0.90
+// coverage for a 95% interval, two in a row from 5 boots on 0.95. Those
+// are the defaults.
+type StopRule struct {
+	// HalfWidth is the target relative half-width (0.0005 = 0.05%); 0
+	// means no target: only Budget or the schedule's end stops.
+	HalfWidth float64
+	// Each also requires every per-workload comparison of the measure
+	// to reach HalfWidth.
+	Each bool
+	// Budget is the wall time no round may end after; 0 = none.
+	Budget time.Duration
+	// MinRounds is the rounds before the first check; 0 means
+	// DefaultStopMinRounds.
+	MinRounds int
+	// Consecutive is how many checks in a row must meet HalfWidth; 0
+	// means DefaultStopConsecutive.
+	Consecutive int
+}
+
+// The StopRule defaults, chosen by the coverage simulation
+// (TestStopOnWidthCoverage).
+const (
+	DefaultStopMinRounds   = 5
+	DefaultStopConsecutive = 2
+)
+
+// reached reports whether the checks so far (in order) end with enough
+// consecutive ones at or below the target.
+func (r *StopRule) reached(checks []StopCheck) bool {
+	need := r.Consecutive
+	if need <= 0 {
+		need = DefaultStopConsecutive
+	}
+	if r.HalfWidth <= 0 || len(checks) < need {
+		return false
+	}
+	for _, c := range checks[len(checks)-need:] {
+		if !c.Complete || c.HalfWidth > r.HalfWidth {
+			return false
+		}
+	}
+	return true
 }
 
 func (e *Experiment) drivers() []Driver {
@@ -183,9 +250,12 @@ func (e *Experiment) validate() error {
 // schedule. Boots come in rounds; each round holds one boot of every
 // kernel, in a random order (so kernels alternate and drift over time
 // cannot favour one), wall-clock rounds and icount rounds interleaved.
-// Within a boot the workloads run in a random order, and for each one the
-// drivers alternate run by run from a random first driver (A B, B A, ...);
-// the first Warmup runs of each driver are marked warm-up.
+// Within a boot the device instances (Preset.Instances) come one after
+// the other; within an instance the workloads run in a random order, and
+// for each one the drivers alternate run by run from a random first
+// driver (A B, B A, ...); the first Warmup runs of each driver are marked
+// warm-up. With one instance the schedule is the one earlier versions
+// drew from the same seed.
 func (e *Experiment) Schedule() ([]BootPlan, error) {
 	if err := e.validate(); err != nil {
 		return nil, err
@@ -203,7 +273,7 @@ func (e *Experiment) Schedule() ([]BootPlan, error) {
 			}
 			for _, ki := range rng.Perm(len(e.Kernels)) {
 				plans = append(plans, BootPlan{Index: len(plans), Kernel: e.Kernels[ki].Name, Mode: m.mode,
-					Steps: e.bootSteps(rng, m.mode)})
+					Steps: e.bootSteps(rng, m.mode), Round: r})
 			}
 		}
 	}
@@ -220,17 +290,19 @@ func (e *Experiment) bootSteps(rng *rand.Rand, m Mode) []Step {
 		warmup = 0
 	}
 	var steps []Step
-	for _, wi := range rng.Perm(len(e.Preset.Workloads)) {
-		w := e.Preset.Workloads[wi]
-		first := rng.IntN(len(drv))
-		for run := range warmup + runs {
-			for j := range drv {
-				// Rotate the order each run: A B, B A, A B ...
-				k := (first + j) % len(drv)
-				if run%2 == 1 {
-					k = (first + len(drv) - 1 - j) % len(drv)
+	for inst := range e.Preset.instances() {
+		for _, wi := range rng.Perm(len(e.Preset.Workloads)) {
+			w := e.Preset.Workloads[wi]
+			first := rng.IntN(len(drv))
+			for run := range warmup + runs {
+				for j := range drv {
+					// Rotate the order each run: A B, B A, A B ...
+					k := (first + j) % len(drv)
+					if run%2 == 1 {
+						k = (first + len(drv) - 1 - j) % len(drv)
+					}
+					steps = append(steps, Step{Workload: w.Name(), Driver: drv[k], Run: run, Warmup: run < warmup, Instance: inst})
 				}
-				steps = append(steps, Step{Workload: w.Name(), Driver: drv[k], Run: run, Warmup: run < warmup})
 			}
 		}
 	}
@@ -312,6 +384,9 @@ func (e *Experiment) Run(ctx context.Context) (*Results, error) {
 		res.Kernels = append(res.Kernels, km)
 	}
 	markDriverKinds(res.Kernels)
+	// The guests' architecture, from the kernels' .configs (their QEMU's
+	// version replaces x86_64's in Host).
+	RecordArch(ctx, res, res.Architecture())
 	if plans, err = e.prepareShard(plans, res); err != nil {
 		return nil, err
 	}
@@ -343,7 +418,17 @@ func (e *Experiment) Run(ctx context.Context) (*Results, error) {
 		res.Error = err.Error()
 		return res, err
 	}
-	for _, p := range plans {
+	var stop *stopper
+	if e.Until != nil {
+		if e.Shard.Count > 0 {
+			return nil, errors.New("bench: a StopRule (sequential stopping) cannot run sharded: a shard cannot see the other shards' boots")
+		}
+		stop = newStopper(e.Until, res, plans)
+	}
+	for i, p := range plans {
+		if stop != nil && stop.beforeBoot(p, time.Since(start)) {
+			break
+		}
 		var kernel KernelArm
 		for _, k := range e.Kernels {
 			if k.Name == p.Kernel {
@@ -370,6 +455,12 @@ func (e *Experiment) Run(ctx context.Context) (*Results, error) {
 		}
 		if err != nil {
 			return fail(fmt.Errorf("bench: boot %d (%s, %s): %w", p.Index, p.Kernel, p.Mode, err))
+		}
+		if stop != nil && (i == len(plans)-1 || plans[i+1].Round != p.Round) {
+			if stop.afterRound(time.Since(start), log) {
+				report(p.Index+1, fmt.Sprintf("stopping: %s", stop.rec.Reason))
+				break
+			}
 		}
 	}
 	res.Finished = time.Now().UTC()
@@ -411,24 +502,53 @@ func (e *Experiment) runBoot(ctx context.Context, log *slog.Logger, p BootPlan, 
 	if k.Modular() {
 		return rec, e.runModuleSteps(ctx, log, p, k, b, rec, stepDone)
 	}
-	devs := map[Driver]Device{}
-	for _, d := range e.drivers() {
-		dev := DefaultDevice(d)
-		if err := dev.Setup(ctx, g); err != nil {
-			return rec, err
+	// Each device instance: create one device per driver, run the
+	// instance's steps, remove the devices.
+	var devs map[Driver]Device
+	teardown := func() error {
+		for _, d := range e.drivers() {
+			if dev, ok := devs[d]; ok {
+				if err := dev.Teardown(ctx, g); err != nil {
+					return fmt.Errorf("instance %d: %w", len(rec.Instances)-1, err)
+				}
+			}
 		}
-		devs[d] = dev
+		devs = nil
+		return nil
+	}
+	setup := func(inst int) error {
+		ts := time.Now()
+		devs = map[Driver]Device{}
+		for _, d := range e.drivers() {
+			dev := DefaultDevice(d)
+			if err := dev.Setup(ctx, g); err != nil {
+				return fmt.Errorf("instance %d: %w", inst, err)
+			}
+			devs[d] = dev
+		}
+		rec.Instances = append(rec.Instances, InstanceRecord{Instance: inst, SetupSeconds: time.Since(ts).Seconds()})
+		return nil
 	}
 	var pb *pluginBoot
-	if rec.Plugin {
-		if pb, err = newPluginBoot(ctx, g, b.Plugin, devs); err != nil {
-			return rec, err
-		}
-	}
+	cur := -1
 	for _, s := range p.Steps {
 		w, err := e.workloadFor(s.Workload, p.Mode)
 		if err != nil {
 			return rec, err
+		}
+		if s.Instance != cur {
+			if err := teardown(); err != nil {
+				return rec, err
+			}
+			if err := setup(s.Instance); err != nil {
+				return rec, err
+			}
+			cur = s.Instance
+			if rec.Plugin && pb == nil {
+				if pb, err = newPluginBoot(ctx, g, b.Plugin, devs); err != nil {
+					return rec, err
+				}
+			}
 		}
 		dev := devs[s.Driver]
 		if err := dev.Check(ctx, g); err != nil {
@@ -459,7 +579,7 @@ func (e *Experiment) runBoot(ctx context.Context, log *slog.Logger, p BootPlan, 
 		if err != nil {
 			return rec, fmt.Errorf("%s on %s: %w", w.Name(), dev.Path(), err)
 		}
-		smp := Sample{Workload: s.Workload, Driver: s.Driver, Run: s.Run, Warmup: s.Warmup, IOPS: fr.IOPS,
+		smp := Sample{Workload: s.Workload, Driver: s.Driver, Run: s.Run, Warmup: s.Warmup, Instance: s.Instance, IOPS: fr.IOPS,
 			BWBytes: fr.BWBytes, TotalIOs: fr.TotalIOs, RuntimeMS: fr.RuntimeMS, LatencyNS: fr.LatencyNS,
 			WallSeconds: time.Since(ts).Seconds()}
 		if p.Mode == ModeICount {
@@ -470,12 +590,7 @@ func (e *Experiment) runBoot(ctx context.Context, log *slog.Logger, p BootPlan, 
 		log.Info("run", "boot", p.Index, "workload", s.Workload, "driver", s.Driver, "run", s.Run, "warmup", s.Warmup, "iops", fr.IOPS)
 		stepDone(s, fmt.Sprintf("%s %s %s run %d: %.0f IOPS", p.Kernel, s.Driver, s.Workload, s.Run, fr.IOPS))
 	}
-	for _, d := range e.drivers() {
-		if err := devs[d].Teardown(ctx, g); err != nil {
-			return rec, err
-		}
-	}
-	return rec, nil
+	return rec, teardown()
 }
 
 func readGuestFile(ctx context.Context, g Guest, path string) (string, error) {

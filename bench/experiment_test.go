@@ -57,7 +57,8 @@ func TestScheduleReproducible(t *testing.T) {
 				warmup = 0
 			}
 		}
-		if want := len(p.Workloads) * 2 * (runs + warmup); len(b.Steps) != want {
+		inst := max(p.Instances, 1)
+		if want := inst * len(p.Workloads) * 2 * (runs + warmup); len(b.Steps) != want {
 			t.Errorf("boot %d: %d steps, want %d", i, len(b.Steps), want)
 		}
 		// Drivers alternate within a boot.
@@ -75,7 +76,7 @@ func TestScheduleReproducible(t *testing.T) {
 				}
 			}
 		}
-		if warm != len(p.Workloads)*2*warmup {
+		if warm != inst*len(p.Workloads)*2*warmup {
 			t.Errorf("boot %d: %d warm-up steps", i, warm)
 		}
 	}

@@ -14,6 +14,10 @@ import (
 // it is QEMUOptions.Initramfs for every shard, so that compute nodes need
 // no host fio.
 func BuildFioInitramfs(ctx context.Context, opts QEMUOptions) (string, error) {
+	opts, err := opts.withSysroot(ctx)
+	if err != nil {
+		return "", err
+	}
 	fio := opts.Fio
 	if fio == "" {
 		p, err := exec.LookPath("fio")

@@ -82,7 +82,7 @@ func TestIntegrationQuickModules(t *testing.T) {
 			}
 		}
 	}
-	if want := 2 * 2; n != want {
+	if want := 2 * 2 * p.Instances; n != want {
 		t.Errorf("%d samples, want %d", n, want)
 	}
 	if _, err := bench.Analyze(res, bench.AnalyzeOptions{}); err != nil {

@@ -24,6 +24,13 @@ func integrationBoot(t *testing.T) bench.BootFunc {
 	testenv.LookPath(t, "qemu-system-x86_64")
 	fio := testenv.LookPath(t, "fio")
 	testenv.LookPath(t, "busybox")
+	return consoleBoot(t, bench.QEMUOptions{Fio: fio})
+}
+
+// consoleBoot is QEMUBoot with opts in the test's cache, the guests'
+// consoles kept and their tail logged when the test fails.
+func consoleBoot(t *testing.T, opts bench.QEMUOptions) bench.BootFunc {
+	t.Helper()
 	console := &bytes.Buffer{}
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -34,19 +41,18 @@ func integrationBoot(t *testing.T) bench.BootFunc {
 			t.Logf("guest consoles (tail):\n%s", s)
 		}
 	})
-	return bench.QEMUBoot(bench.QEMUOptions{Fio: fio, CacheDir: testenv.CacheDir(t), Console: &syncWriter{w: console}})
+	opts.CacheDir, opts.Console = testenv.CacheDir(t), &syncWriter{w: console}
+	return bench.QEMUBoot(opts)
 }
 
-// TestIntegrationQuick runs the quick preset end to end: both real tiny
-// Rust kernels (helpers on and off), real QEMU guests under TCG and
-// -icount, both drivers through configfs, fio, analysis and every output.
-func TestIntegrationQuick(t *testing.T) {
-	testenv.Integration(t)
-	kernels := pluginKernels(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+// runQuick runs the quick preset on kernels with boot, logging each boot,
+// and checks that every boot ran.
+func runQuick(t *testing.T, kernels []bench.KernelArm, boot bench.BootFunc, timeout time.Duration) (bench.Preset, *bench.Results) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	p := bench.QuickPreset()
-	e := &bench.Experiment{Kernels: kernels, Preset: p, Seed: 1, Boot: integrationBoot(t),
+	e := &bench.Experiment{Kernels: kernels, Preset: p, Seed: 1, Boot: boot,
 		Progress: func(pr bench.Progress) {
 			if strings.HasPrefix(pr.Message, "booting") {
 				t.Logf("boot %d/%d: %s (%s elapsed)", pr.Boot, pr.Boots, pr.Message, pr.Elapsed.Round(time.Second))
@@ -61,6 +67,15 @@ func TestIntegrationQuick(t *testing.T) {
 	if !res.Complete || len(res.Boots) != 2*(p.WallBoots+p.ICountBoots) {
 		t.Fatalf("complete %v, %d boots", res.Complete, len(res.Boots))
 	}
+	return p, res
+}
+
+// TestIntegrationQuick runs the quick preset end to end: both real tiny
+// Rust kernels (helpers on and off), real QEMU guests under TCG and
+// -icount, both drivers through configfs, fio, analysis and every output.
+func TestIntegrationQuick(t *testing.T) {
+	testenv.Integration(t)
+	p, res := runQuick(t, pluginKernels(t), integrationBoot(t), 20*time.Minute)
 	// The kernels really differ in RUST_INLINE_HELPERS.
 	for _, k := range res.Kernels {
 		want := ""
@@ -91,8 +106,11 @@ func TestIntegrationQuick(t *testing.T) {
 				t.Errorf("boot %d: plugin %v, cpu %q, %d failed plugin samples", b.Index, b.Plugin, b.CPU, b.PluginFailures)
 			}
 		}
-		if len(b.Samples) != len(p.Workloads)*2*(runs+warmup) {
+		if len(b.Samples) != max(p.Instances, 1)*len(p.Workloads)*2*(runs+warmup) {
 			t.Errorf("boot %d: %d samples", b.Index, len(b.Samples))
+		}
+		if len(b.Instances) != max(p.Instances, 1) {
+			t.Errorf("boot %d: %d device instances, want %d", b.Index, len(b.Instances), p.Instances)
 		}
 	}
 	a, err := bench.Analyze(res, bench.AnalyzeOptions{})
@@ -148,6 +166,18 @@ func TestIntegrationQuick(t *testing.T) {
 		if s.Median < lo || s.Median > hi || (s.Max-s.Min)/s.Median > 0.015 {
 			t.Errorf("icount arm %s %s: median %.1f, min %.1f, max %.1f", s.Key, s.Measure, s.Median, s.Min, s.Max)
 		}
+	}
+	// Two device instances per boot: the instance level is separate.
+	for _, s := range a.Arms {
+		if s.Measure != bench.MeasurePathInsns {
+			continue
+		}
+		if vc := s.Components; vc.Instances != 2*s.Boots || vc.InstanceInBoot || math.IsNaN(vc.Instance) {
+			t.Errorf("arm %s: variance components %+v", s.Key, vc)
+		}
+	}
+	if a.Design == nil || a.Design.Current.Instances != 2 || !(a.Design.Costs.Boot > 0) || !(a.Design.Costs.Run > 0) {
+		t.Errorf("design advice %+v", a.Design)
 	}
 	n := 0
 	for _, c := range a.Comparisons {

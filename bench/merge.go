@@ -83,7 +83,7 @@ func bootComplete(b BootRecord, p BootPlan) bool {
 	}
 	for i, s := range p.Steps {
 		m := b.Samples[i]
-		if m.Workload != s.Workload || m.Driver != s.Driver || m.Run != s.Run || m.Warmup != s.Warmup {
+		if m.Workload != s.Workload || m.Driver != s.Driver || m.Run != s.Run || m.Warmup != s.Warmup || m.Instance != s.Instance {
 			return false
 		}
 	}

@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/rflkit/rflkit/internal/karch"
 	"github.com/rflkit/rflkit/internal/osutil"
 )
 
@@ -37,13 +38,76 @@ func DescribeKernel(k KernelArm) (KernelMeta, error) {
 	s := sha256.Sum256(data)
 	m.ConfigSHA256 = hex.EncodeToString(s[:])
 	m.ConfigHelpers = ""
+	set := map[string]bool{}
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "CONFIG_RUST_INLINE_HELPERS="); ok {
+		l := sc.Text()
+		if v, ok := strings.CutPrefix(l, "CONFIG_RUST_INLINE_HELPERS="); ok {
 			m.ConfigHelpers = v
 		}
+		if sym, ok := strings.CutSuffix(l, "=y"); ok && strings.HasPrefix(sym, "CONFIG_") {
+			set[sym] = true
+		}
 	}
+	m.Arch = configArch(set)
 	return m, nil
+}
+
+// configArch is the kernel ARCH of a .config, from the symbols set to y:
+// x86_64 for CONFIG_X86_64, i386 for CONFIG_X86 without it, otherwise the
+// SRCARCH whose upper-case name is set (CONFIG_ARM64: arm64); "" when none
+// is.
+func configArch(set map[string]bool) string {
+	switch {
+	case set["CONFIG_X86_64"]:
+		return "x86_64"
+	case set["CONFIG_X86"]:
+		return "i386"
+	}
+	for _, sa := range karch.SrcArches() {
+		if set["CONFIG_"+strings.ToUpper(sa)] {
+			return sa
+		}
+	}
+	return ""
+}
+
+// Architecture is the guests' kernel ARCH of r: Arch when set, else the
+// kernels' KernelMeta.Arch when they all agree, else x86_64 (files
+// written before arm64 guests).
+func (r *Results) Architecture() string {
+	if r.Arch != "" {
+		return r.Arch
+	}
+	arch := ""
+	for _, k := range r.Kernels {
+		switch {
+		case k.Arch == "":
+		case arch == "":
+			arch = k.Arch
+		case arch != k.Arch:
+			return "x86_64"
+		}
+	}
+	if arch == "" {
+		return "x86_64"
+	}
+	return arch
+}
+
+// RecordArch records the guests' kernel ARCH in r (Results.Arch; "" =
+// x86_64) and, for an architecture other than x86_64, replaces
+// Host.QEMUVersion with the first line of that architecture's QEMU
+// binary's --version (qemu-system-aarch64 for arm64): the experiment
+// describes the host with DescribeHost, which asks qemu-system-x86_64.
+func RecordArch(ctx context.Context, r *Results, arch string) {
+	if arch == "" {
+		arch = "x86_64"
+	}
+	r.Arch = arch
+	if karch.SrcArch(arch) != "x86" {
+		r.Host.QEMUVersion = qemuVersion(ctx, arch)
+	}
 }
 
 func fileSHA256(p string) (string, error) {
@@ -61,8 +125,14 @@ func fileSHA256(p string) (string, error) {
 
 // DescribeHost collects the host's name, CPU model and count, kernel
 // release, and the QEMU and fio versions (best effort: a tool that cannot
-// be asked leaves its field empty).
-func DescribeHost(ctx context.Context) HostInfo {
+// be asked leaves its field empty). QEMU is qemu-system-x86_64: it is
+// DescribeHostFor(ctx, "x86_64").
+func DescribeHost(ctx context.Context) HostInfo { return DescribeHostFor(ctx, "x86_64") }
+
+// DescribeHostFor is DescribeHost for guests of a kernel ARCH ("" =
+// x86_64): QEMUVersion is that of the architecture's QEMU binary
+// (internal/karch: qemu-system-aarch64 for arm64).
+func DescribeHostFor(ctx context.Context, arch string) HostInfo {
 	h := HostInfo{OS: runtime.GOOS, Arch: runtime.GOARCH, CPUs: runtime.NumCPU()}
 	h.Hostname, _ = os.Hostname()
 	var u syscall.Utsname
@@ -84,9 +154,23 @@ func DescribeHost(ctx context.Context) HostInfo {
 			}
 		}
 	}
-	h.QEMUVersion = firstLine(ctx, "qemu-system-x86_64", "--version")
+	h.QEMUVersion = qemuVersion(ctx, arch)
 	h.FioVersion = firstLine(ctx, "fio", "--version")
 	return h
+}
+
+// qemuVersion is the first line of the --version of the QEMU binary that
+// boots a kernel ARCH ("" = x86_64); "" when rflkit boots no such
+// architecture or the binary cannot be asked.
+func qemuVersion(ctx context.Context, arch string) string {
+	if arch == "" {
+		arch = "x86_64"
+	}
+	in, ok := karch.Lookup(arch)
+	if !ok || in.QEMU == "" {
+		return ""
+	}
+	return firstLine(ctx, in.QEMU, "--version")
 }
 
 // firstLine is the first line of what a command prints ("" when it fails).

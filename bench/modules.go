@@ -311,7 +311,7 @@ func (e *Experiment) runModuleSteps(ctx context.Context, log *slog.Logger, p Boo
 // moduleStep is one sample of a module arm.
 func (e *Experiment) moduleStep(ctx context.Context, g ModuleGuest, pb *pluginBoot, s Step, w Workload, m Mode) (Sample, error) {
 	mod := &ModuleSample{Name: ModuleName(s.Driver), Params: ModuleParams(s.Driver)}
-	base := Sample{Workload: s.Workload, Driver: s.Driver, Run: s.Run, Warmup: s.Warmup, Module: mod}
+	base := Sample{Workload: s.Workload, Driver: s.Driver, Run: s.Run, Warmup: s.Warmup, Instance: s.Instance, Module: mod}
 	fail := func(op string, err error) {
 		if mod.Failed != "" {
 			return

@@ -123,7 +123,7 @@ func (g *fakeModuleGuest) Exec(ctx context.Context, argv ...string) (*GuestResul
 func moduleExperiment(t *testing.T, kernels []KernelArm, newGuest func(KernelArm) *fakeModuleGuest) (*Results, map[string]*fakeModuleGuest, error) {
 	t.Helper()
 	p := QuickPreset()
-	p.ICountBoots = 1
+	p.ICountBoots, p.Instances = 1, 1
 	p.Workloads[0].ICountIOs = 1000
 	guests := map[string]*fakeModuleGuest{}
 	e := &Experiment{Kernels: kernels, Preset: p, Seed: 1, Boot: func(ctx context.Context, req BootRequest) (*Booted, error) {
@@ -247,7 +247,7 @@ func TestModuleLoadFails(t *testing.T) {
 func TestModuleUnloadFails(t *testing.T) {
 	ks := []KernelArm{fakeModuleArm("helpers-on-module", true)}
 	p := QuickPreset()
-	p.ICountBoots = 1
+	p.ICountBoots, p.Instances = 1, 1
 	p.ICountRuns = 2
 	p.Workloads[0].ICountIOs = 1000
 	g := newFakeModuleGuest(t, false)
@@ -293,7 +293,7 @@ func TestModuleUnloadFails(t *testing.T) {
 func TestModuleArmNeedsModuleGuest(t *testing.T) {
 	g := newFakeModuleGuest(t, false)
 	p := QuickPreset()
-	p.ICountBoots = 1
+	p.ICountBoots, p.Instances = 1, 1
 	e := &Experiment{Kernels: []KernelArm{fakeModuleArm("m", true)}, Preset: p, Boot: func(ctx context.Context, req BootRequest) (*Booted, error) {
 		return &Booted{Guest: struct{ Guest }{g}, Plugin: g.counters()}, nil
 	}}

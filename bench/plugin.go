@@ -411,7 +411,7 @@ func (pb *pluginBoot) runStep(ctx context.Context, g Guest, s Step, w Workload, 
 		return Sample{}, fmt.Errorf("plugin counters: %w", err)
 	}
 	fr := frs[1]
-	smp := Sample{Workload: s.Workload, Driver: s.Driver, Run: s.Run, Warmup: s.Warmup, IOPS: fr.IOPS,
+	smp := Sample{Workload: s.Workload, Driver: s.Driver, Run: s.Run, Warmup: s.Warmup, Instance: s.Instance, IOPS: fr.IOPS,
 		BWBytes: fr.BWBytes, TotalIOs: fr.TotalIOs, RuntimeMS: fr.RuntimeMS, LatencyNS: fr.LatencyNS,
 		WallSeconds: wall, InstrPerIO: 1e9 / fr.IOPS}
 	rpi := requestsPerIO(w.BlockSize, pb.maxKB[s.Driver])

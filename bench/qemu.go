@@ -5,20 +5,36 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os/exec"
 	"time"
 
+	"github.com/rflkit/rflkit/internal/karch"
+	"github.com/rflkit/rflkit/internal/sysroot"
 	"github.com/rflkit/rflkit/qemu"
 	"github.com/rflkit/rflkit/qemu/tcgplugin"
 )
 
 // QEMUOptions configures QEMUBoot. The zero value boots a 1-vCPU, 512 MiB
-// TCG guest with an initramfs holding the agent, busybox and /usr/bin/fio.
+// x86_64 TCG guest with an initramfs holding the agent, busybox and
+// /usr/bin/fio.
 type QEMUOptions struct {
+	// Arch is the guests' kernel ARCH, as internal/karch names it
+	// ("x86_64", "arm64"); "" = x86_64. It gives the QEMU binary and
+	// machine (qemu-system-aarch64 -M virt for arm64), the -cpu default
+	// (DefaultICountCPUFor) and, for an architecture other than the
+	// host's, the guest programs: the agent cross-compiled, and busybox
+	// and fio from the distribution's packages of that architecture
+	// (busybox-static:arm64, fio:arm64 and its libraries, unpacked into a
+	// sysroot in the cache by internal/sysroot, never installed), with
+	// FioStubs stubbed for that architecture. No host binary of the
+	// wrong architecture goes into the guest.
+	Arch string
 	// Initramfs is a prebuilt initramfs with fio; "" = BuildInitramfs
 	// with Fio and FioStubs (once, on the first boot).
 	Initramfs string
-	Fio       string // host fio binary; "" = fio on PATH
+	// Fio is the host fio binary; "" = fio on PATH. For a foreign Arch it
+	// is the path of fio inside the architecture's sysroot; "" =
+	// /usr/bin/fio of the distribution's fio package.
+	Fio       string
 	CacheDir  string // rflkit's cache root; "" = the default
 	CPUs      int    // 0 = 1
 	MemoryMiB int    // 0 = 512
@@ -27,8 +43,10 @@ type QEMUOptions struct {
 	WallAccel string
 	// CPU is QEMU's -cpu model of -icount boots, pinned because it
 	// decides which code alternatives the kernel patches in (and so the
-	// instruction counts); "" = "qemu64". Wall-clock boots keep QEMU's
-	// default for their accelerator.
+	// instruction counts); "" = DefaultICountCPUFor(Arch) ("qemu64" on
+	// x86_64, "cortex-a57" on arm64). Wall-clock boots keep QEMU's
+	// default for their accelerator on x86_64; on arm64 they get the
+	// same default too, since virt's own (cortex-a15) is a 32-bit core.
 	CPU string
 	// NoPlugin boots -icount guests without the instruction-counting
 	// plugin: only the fio-derived instructions per I/O are measured.
@@ -38,6 +56,10 @@ type QEMUOptions struct {
 	// Console receives the guests' serial consoles; nil = discard.
 	Console io.Writer
 	Logger  *slog.Logger // nil = discard
+
+	// sysroot is the foreign architecture's sysroot with fio, found by
+	// QEMUBoot before the first initramfs is built.
+	sysroot string
 }
 
 // BootArgs is what QEMUBoot adds to the kernel command line: null_blk is
@@ -69,8 +91,63 @@ func FioStubs() []string {
 	}
 }
 
-// DefaultICountCPU is QEMUOptions.CPU's default.
+// DefaultICountCPU is QEMUOptions.CPU's default on x86_64.
 const DefaultICountCPU = "qemu64"
+
+// DefaultICountCPUArm64 is QEMUOptions.CPU's default on arm64: a fixed,
+// plain ARMv8.0 core (the -cpu the qemu arm64 integration tests pin).
+const DefaultICountCPUArm64 = "cortex-a57"
+
+// DefaultICountCPUFor returns QEMUOptions.CPU's default for a kernel ARCH
+// ("" = x86_64): DefaultICountCPU on x86, DefaultICountCPUArm64 on arm64,
+// "" (QEMU's default) elsewhere.
+func DefaultICountCPUFor(arch string) string {
+	switch archOrDefault(arch) {
+	case "x86":
+		return DefaultICountCPU
+	case "arm64":
+		return DefaultICountCPUArm64
+	}
+	return ""
+}
+
+// archOrDefault is the SRCARCH of a QEMUOptions.Arch ("" = x86_64).
+func archOrDefault(arch string) string {
+	if arch == "" {
+		arch = "x86_64"
+	}
+	return karch.SrcArch(arch)
+}
+
+// foreign reports whether the guests' architecture differs from the
+// host's: their programs come from the distribution's packages of that
+// architecture, unpacked into a sysroot.
+func (o QEMUOptions) foreign() bool {
+	return archOrDefault(o.Arch) != karch.SrcArch(karch.Host())
+}
+
+// withSysroot returns o with the sysroot of a foreign architecture's fio
+// (fio and its library packages, internal/sysroot.Closure, unpacked into
+// the cache); o itself for the host's architecture.
+func (o QEMUOptions) withSysroot(ctx context.Context) (QEMUOptions, error) {
+	if !o.foreign() || o.sysroot != "" {
+		return o, nil
+	}
+	in, ok := karch.Lookup(archOrDefault(o.Arch))
+	if !ok || in.DebArch == "" {
+		return o, fmt.Errorf("bench: QEMUOptions.Arch %q: no Debian architecture for its guest programs", o.Arch)
+	}
+	pkgs, err := sysroot.CachedClosure(ctx, in.DebArch, []string{"fio"}, sysroot.ClosureOptions{CacheDir: o.CacheDir})
+	if err != nil {
+		return o, fmt.Errorf("bench: fio for %s: %w", in.SrcArch, err)
+	}
+	root, err := sysroot.Ensure(ctx, sysroot.Options{CacheDir: o.CacheDir, Arch: in.DebArch, Packages: pkgs})
+	if err != nil {
+		return o, fmt.Errorf("bench: fio for %s: %w", in.SrcArch, err)
+	}
+	o.sysroot = root
+	return o, nil
+}
 
 // QEMUBoot returns a BootFunc that boots each request with qemu.Start:
 // TCG, and -icount shift=0,sleep=off for ModeICount boots. ModeICount
@@ -85,6 +162,13 @@ func QEMUBoot(opts QEMUOptions) BootFunc {
 	var modInitrd moduleInitramfs
 	return func(ctx context.Context, req BootRequest) (*Booted, error) {
 		img := initrd
+		if initrd == "" || req.Kernel.Modular() {
+			o, err := opts.withSysroot(ctx)
+			if err != nil {
+				return nil, err
+			}
+			opts = o
+		}
 		if req.Kernel.Modular() {
 			p, err := modInitrd.get(ctx, opts, req.Kernel)
 			if err != nil {
@@ -92,17 +176,9 @@ func QEMUBoot(opts QEMUOptions) BootFunc {
 			}
 			img = p
 		} else if initrd == "" {
-			fio := opts.Fio
-			if fio == "" {
-				p, err := exec.LookPath("fio")
-				if err != nil {
-					return nil, fmt.Errorf("bench: fio not found on the host (run scripts/setup): %w", err)
-				}
-				fio = p
-			}
-			p, err := qemu.BuildInitramfs(ctx, opts.initramfsSpec(fio))
+			p, err := BuildFioInitramfs(ctx, opts)
 			if err != nil {
-				return nil, fmt.Errorf("bench: initramfs: %w", err)
+				return nil, err
 			}
 			initrd, img = p, p
 		}
@@ -153,14 +229,27 @@ func QEMUBoot(opts QEMUOptions) BootFunc {
 }
 
 // initramfsSpec is the initramfs of the guests: the agent, busybox and
-// the host's fio, with the libraries of FioStubs stubbed.
+// the host's fio, with the libraries of FioStubs stubbed. For a foreign
+// Arch (withSysroot has run) fio is the sysroot's (o.Fio, else
+// /usr/bin/fio) and the host path fio is not used.
 func (o QEMUOptions) initramfsSpec(fio string) qemu.InitramfsSpec {
-	return qemu.InitramfsSpec{CacheDir: o.CacheDir, Binaries: []string{fio}, Stubs: FioStubs(), Logger: o.Logger}
+	spec := qemu.InitramfsSpec{CacheDir: o.CacheDir, Binaries: []string{fio}, Stubs: FioStubs(), Logger: o.Logger}
+	if o.Arch != "" && archOrDefault(o.Arch) != "x86" {
+		spec.Arch = o.Arch
+	}
+	if o.foreign() {
+		guestFio := o.Fio
+		if guestFio == "" {
+			guestFio = "/usr/bin/fio"
+		}
+		spec.Sysroot, spec.Binaries = o.sysroot, []string{guestFio}
+	}
+	return spec
 }
 
 // machine is the QEMU machine for a request.
 func (o QEMUOptions) machine(req BootRequest, initrd string) qemu.Machine {
-	m := qemu.Machine{Kernel: req.Kernel.BzImage, Initramfs: initrd, Append: BootArgs,
+	m := qemu.Machine{Arch: o.Arch, Kernel: req.Kernel.BzImage, Initramfs: initrd, Append: BootArgs,
 		CPUs: o.CPUs, MemoryMiB: o.MemoryMiB, Accel: qemu.AccelTCG}
 	if m.MemoryMiB == 0 {
 		m.MemoryMiB = 512
@@ -173,10 +262,19 @@ func (o QEMUOptions) machine(req BootRequest, initrd string) qemu.Machine {
 		m.ICount = &qemu.ICount{Shift: 0, Sleep: false}
 		m.CPU = o.CPU
 		if m.CPU == "" {
-			m.CPU = DefaultICountCPU
+			m.CPU = DefaultICountCPUFor(o.Arch)
 		}
-	} else if o.WallAccel != "" {
-		m.Accel = o.WallAccel
+	} else {
+		if o.WallAccel != "" {
+			m.Accel = o.WallAccel
+		}
+		if archOrDefault(o.Arch) == "arm64" {
+			// virt's default CPU (cortex-a15) cannot run an arm64 kernel.
+			m.CPU = o.CPU
+			if m.CPU == "" {
+				m.CPU = DefaultICountCPUArm64
+			}
+		}
 	}
 	return m
 }

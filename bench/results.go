@@ -1,8 +1,11 @@
 package bench
 
 import (
+	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"time"
 
@@ -34,6 +37,11 @@ type Results struct {
 	Complete bool   `json:"complete"`
 	Error    string `json:"error,omitempty"`
 
+	// Arch is the guests' kernel ARCH as internal/karch names it
+	// ("x86_64", "arm64"), set by the caller (RecordArch); omitted in
+	// files written before arm64 guests, which are x86_64
+	// (Results.Architecture says so).
+	Arch string `json:"arch,omitempty"`
 	// Host is the machine that ran QEMU.
 	Host HostInfo `json:"host"`
 	// Toolchain describes the compilers the kernels were built with:
@@ -51,6 +59,10 @@ type Results struct {
 	// decides which code alternatives the kernel patches in); "" when
 	// not pinned.
 	GuestCPU string `json:"guest_cpu,omitempty"`
+	// Stop is the sequential stopping rule's record (Experiment.Until):
+	// why the run ended, after how many rounds, and every check; nil
+	// when the experiment ran its whole schedule without a rule.
+	Stop *StopRecord `json:"stop,omitempty"`
 	// Schedule is every planned boot in running order, including those
 	// that did not run when the experiment stopped early.
 	Schedule []BootPlan `json:"schedule"`
@@ -83,8 +95,9 @@ type HostInfo struct {
 	CPUModel string `json:"cpu_model,omitempty"`
 	// KernelRelease is the host kernel's release (uname -r).
 	KernelRelease string `json:"kernel_release,omitempty"`
-	// QEMUVersion and FioVersion are the first lines of
-	// `qemu-system-x86_64 --version` and of the host's `fio --version`.
+	// QEMUVersion and FioVersion are the first lines of the guests'
+	// QEMU binary's `--version` (qemu-system-x86_64, qemu-system-aarch64
+	// for arm64 guests: DescribeHostFor) and of the host's `fio --version`.
 	QEMUVersion string `json:"qemu_version,omitempty"`
 	FioVersion  string `json:"fio_version,omitempty"`
 }
@@ -107,6 +120,11 @@ type KernelMeta struct {
 	// "" when unset, "unknown" when no .config was given), recorded to
 	// prove the arms differ as claimed.
 	ConfigHelpers string `json:"config_rust_inline_helpers"`
+	// Arch is the kernel's ARCH as its .config says ("x86_64" for
+	// CONFIG_X86_64=y, "arm64" for CONFIG_ARM64=y; DescribeKernel);
+	// omitted when no .config was given or it names no known
+	// architecture.
+	Arch string `json:"arch,omitempty"`
 	// Release is the kernel release the guest reported
 	// (/proc/sys/kernel/osrelease).
 	Release string `json:"release,omitempty"`
@@ -167,6 +185,20 @@ type BootRecord struct {
 	// Samples are the boot's fio runs in the order they ran, warm-up runs
 	// included.
 	Samples []Sample `json:"samples"`
+	// Instances are the boot's device instances in the order they were
+	// created (built-in arms; module arms create a device per sample).
+	Instances []InstanceRecord `json:"instances,omitempty"`
+}
+
+// InstanceRecord is one device instance of a boot: the devices of every
+// driver created through configfs, used by the instance's steps, removed.
+type InstanceRecord struct {
+	// Instance is the instance's number in the boot (Step.Instance).
+	Instance int `json:"instance"`
+	// SetupSeconds is the host wall time of creating the instance's
+	// devices (all drivers), in seconds: the cost of one more instance
+	// besides its runs.
+	SetupSeconds float64 `json:"setup_seconds"`
 }
 
 // Sample is one fio run.
@@ -180,6 +212,9 @@ type Sample struct {
 	Run int `json:"run"`
 	// Warmup marks a warm-up run, kept but left out of the analysis.
 	Warmup bool `json:"warmup"`
+	// Instance is the device instance of the boot the run used (0-based,
+	// Step.Instance); in module arms every sample has its own device.
+	Instance int `json:"instance"`
 	// IOPS is fio's I/O operations per second, read and write summed.
 	// Under -icount the second is a guest second (1e9 instructions).
 	IOPS float64 `json:"iops"`
@@ -223,11 +258,27 @@ func (r *Results) WriteFile(path string) error {
 	return writeFileAtomic(path, append(b, '\n'))
 }
 
-// ReadResults reads a results.json written by WriteFile.
+// maxResultsBytes bounds a gzipped results.json once decompressed.
+const maxResultsBytes = 1 << 30
+
+// ReadResults reads a results.json written by WriteFile, or the same
+// gzipped (results.json.gz, as doc/results keeps it).
 func ReadResults(path string) (*Results, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("bench: %w", err)
+	}
+	if len(b) >= 2 && b[0] == 0x1f && b[1] == 0x8b {
+		zr, err := gzip.NewReader(bytes.NewReader(b))
+		if err != nil {
+			return nil, fmt.Errorf("bench: %s: %w", path, err)
+		}
+		if b, err = io.ReadAll(io.LimitReader(zr, maxResultsBytes+1)); err != nil {
+			return nil, fmt.Errorf("bench: %s: %w", path, err)
+		}
+		if len(b) > maxResultsBytes {
+			return nil, fmt.Errorf("bench: %s: more than %d bytes once decompressed", path, maxResultsBytes)
+		}
 	}
 	var r Results
 	if err := json.Unmarshal(b, &r); err != nil {
@@ -248,3 +299,49 @@ func writeFileAtomic(path string, data []byte) error {
 	}
 	return nil
 }
+
+// StopRecord is how a run with a StopRule (sequential stopping) ended.
+type StopRecord struct {
+	// TargetHalfWidth, Each and BudgetSeconds are the rule
+	// (StopRule.HalfWidth, Each, Budget in seconds).
+	TargetHalfWidth float64 `json:"target_half_width"`
+	Each            bool    `json:"each,omitempty"`
+	BudgetSeconds   float64 `json:"budget_seconds,omitempty"`
+	// MinRounds and Consecutive are the rule's, defaults applied.
+	MinRounds   int `json:"min_rounds"`
+	Consecutive int `json:"consecutive"`
+	// Reason is why the run ended: StopTarget, StopBudget or
+	// StopSchedule.
+	Reason string `json:"reason"`
+	// Rounds is the rounds run, PlannedRounds those of the schedule.
+	Rounds        int `json:"rounds"`
+	PlannedRounds int `json:"planned_rounds"`
+	// Checks are the analyses after each round from MinRounds on.
+	Checks []StopCheck `json:"checks,omitempty"`
+}
+
+// StopCheck is one check of a StopRule after a round.
+type StopCheck struct {
+	// Rounds is the rounds done at the check, ElapsedSeconds the wall
+	// time since the experiment started.
+	Rounds         int     `json:"rounds"`
+	ElapsedSeconds float64 `json:"elapsed_seconds"`
+	// Widest names the estimate with the widest interval (or the first
+	// without one), and HalfWidth its relative half-width (0 when it
+	// has no interval yet).
+	Widest    string  `json:"widest"`
+	HalfWidth float64 `json:"half_width"`
+	// Complete is set when every watched estimate had an interval.
+	Complete bool `json:"complete"`
+}
+
+// The reasons of StopRecord.Reason.
+const (
+	// StopTarget: every watched interval reached the target half-width.
+	StopTarget = "target half-width reached"
+	// StopBudget: the next round would have ended past the budget.
+	StopBudget = "time budget spent"
+	// StopSchedule: the schedule ran out first (the preset's boots are
+	// the rule's maximum).
+	StopSchedule = "schedule finished"
+)

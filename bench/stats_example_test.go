@@ -31,3 +31,24 @@ func ExampleHolmAdjust() {
 	fmt.Printf("floor %.4f, Holm %.3f, BH %.4f\n", floor, bench.HolmAdjust(ps)[0], bench.BHAdjust(ps)[0])
 	// Output: floor 0.0079, Holm 0.095, BH 0.0106
 }
+
+// Three boots of two device instances of two runs each: most of the
+// spread comes with the device instance, and an instance costs far less
+// than a boot (0.01 s against 20 s).
+func ExampleEstimateComponents() {
+	vc, err := bench.EstimateComponents([][][]float64{
+		{{100.0, 100.1}, {101.0, 101.1}},
+		{{102.2, 102.1}, {101.1, 101.0}},
+		{{99.9, 100.0}, {100.9, 101.0}},
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Printf("boot %.3f%%, instance %.3f%%, run %.3f%% of the mean\n", 100*vc.CV(vc.Boot), 100*vc.CV(vc.Instance), 100*vc.CV(vc.Run))
+	// Instances are cheap and carry the spread: repeat them.
+	fmt.Println(bench.OptimalPerUpper(20, 0.01, vc.Boot, vc.Instance, 16), "instances per boot")
+	// Output:
+	// boot 0.369%, instance 0.723%, run 0.070% of the mean
+	// 16 instances per boot
+}

@@ -164,8 +164,9 @@ type Preset struct {
 	WallBoots, ICountBoots int
 	// Runs is the measured runs per driver and workload in one boot, and
 	// Warmup the runs before them that are discarded. ICountRuns replaces
-	// Runs in -icount boots when set: runs there repeat to ~0.001%, so
-	// boots, not runs, are worth the time.
+	// Runs in -icount boots when set: within a device instance runs
+	// repeat closely, so boots and instances, not runs, are worth the
+	// time (the report's variance components say how closely).
 	Runs, Warmup, ICountRuns int
 	// ICountNoWarmup runs no warm-up in -icount boots: the plugin's
 	// differencing of an N and a 2N run cancels start-up costs, and
@@ -176,10 +177,22 @@ type Preset struct {
 	// time and the run-to-run spread is below 0.1%; 0 keeps the
 	// workloads' own (nanoseconds in JSON).
 	ICountRuntime, ICountRamp time.Duration
+	// Instances is the device instances per boot, the middle level of
+	// the design (boot > instance > run): each instance's devices (one
+	// per driver) are created through configfs, run every workload of
+	// the boot, and are removed before the next instance's are created.
+	// A new device draws new random state (blk-mq's tag allocation
+	// hints), so instances separate that spread from the boot's; they
+	// cost milliseconds where a boot costs seconds. 0 means 1. In module
+	// arms every sample has its own device already (and module load).
+	Instances int
 }
 
+// instances is Instances with its default.
+func (p Preset) instances() int { return max(p.Instances, 1) }
+
 // PresetNames returns the names PresetByName accepts.
-func PresetNames() []string { return []string{"quick", "default", "published"} }
+func PresetNames() []string { return []string{"quick", "default", "pilot", "published"} }
 
 // UnknownPresetError is returned for a preset name that does not exist.
 type UnknownPresetError struct{ Name string }
@@ -189,13 +202,15 @@ func (e *UnknownPresetError) Error() string {
 	return fmt.Sprintf("bench: unknown preset %q (want one of %s)", e.Name, strings.Join(PresetNames(), ", "))
 }
 
-// PresetByName returns the quick, default or published preset.
+// PresetByName returns the quick, default, pilot or published preset.
 func PresetByName(name string) (Preset, error) {
 	switch name {
 	case "quick":
 		return QuickPreset(), nil
 	case "default", "":
 		return DefaultPreset(), nil
+	case "pilot":
+		return PilotPreset(), nil
 	case "published":
 		return PublishedPreset(), nil
 	}
@@ -228,8 +243,10 @@ func PublishedPreset() Preset {
 // boots per arm is the fewest for which the U test on boot means can
 // reach p < 0.05). No wall-clock boots: under TCG their IOPS swing by
 // tens of percent and say nothing about a 2% question; set WallBoots
-// (nullblk-bench -wall-boots) under KVM or on bare metal. N per
-// workload (ICountIOs) keeps the job within 15 minutes here.
+// (nullblk-bench -wall-boots) under KVM or on bare metal. Each boot has
+// two device instances (Instances), so that the spread drawn when a
+// device is created is seen apart from the boot's. N per workload
+// (ICountIOs) keeps the job within 15 minutes here.
 func DefaultPreset() Preset {
 	short := func(p Pattern, bs, qd, n int) Workload {
 		w := PublishedWorkload(p, bs, qd, 1)
@@ -244,17 +261,39 @@ func DefaultPreset() Preset {
 		}
 	}
 	return Preset{Name: "default", Workloads: wls,
-		WallBoots: 0, ICountBoots: 5, Runs: 2, Warmup: 1, ICountRuns: 1, ICountNoWarmup: true,
+		WallBoots: 0, ICountBoots: 5, Runs: 2, Warmup: 1, ICountRuns: 1, ICountNoWarmup: true, Instances: 2,
 		ICountRuntime: 500 * time.Millisecond, ICountRamp: 200 * time.Millisecond}
 }
 
+// PilotPreset sizes an experiment rather than answering its questions:
+// four of the default workloads (reads and writes of 4 KiB and 1 MiB)
+// in 3 -icount boots per kernel, each with 2 device instances of 2 runs,
+// so that boot, instance and run variance can all be estimated (the
+// report's design advice then says how many of each the next run
+// needs). Without warm-up runs, the report's first-run effect measures
+// what a warm-up would absorb.
+func PilotPreset() Preset {
+	p := DefaultPreset()
+	p.Name = "pilot"
+	var wls []Workload
+	for _, w := range p.Workloads {
+		if w.BlockSize == 4<<10 || w.BlockSize == 1<<20 {
+			wls = append(wls, w)
+		}
+	}
+	p.Workloads = wls
+	p.ICountBoots, p.Instances, p.ICountRuns = 3, 2, 2
+	return p
+}
+
 // QuickPreset is the CI preset: the plugin path with one workload (4k
-// random reads), two -icount boots per kernel, no wall-clock boots.
+// random reads), two -icount boots per kernel of two device instances
+// each, no wall-clock boots.
 func QuickPreset() Preset {
 	w := PublishedWorkload(RandRead, 4<<10, 1, 1)
 	w.Runtime, w.Ramp = 2*time.Second, 500*time.Millisecond
 	w.ICountIOs = 10000
 	return Preset{Name: "quick", Workloads: []Workload{w},
-		WallBoots: 0, ICountBoots: 2, Runs: 2, Warmup: 1, ICountRuns: 1, ICountNoWarmup: true,
+		WallBoots: 0, ICountBoots: 2, Runs: 2, Warmup: 1, ICountRuns: 1, ICountNoWarmup: true, Instances: 2,
 		ICountRuntime: 300 * time.Millisecond, ICountRamp: 100 * time.Millisecond}
 }

@@ -71,6 +71,25 @@ func TinyRustModules(helpers bool) ConfigSpec {
 	return ConfigSpec{Base: "tinyconfig", Inline: []string{fragment.TinyRust(helpers), fragment.Modules()}}
 }
 
+// TinyRustModulesFor returns the module kernel's configuration of a
+// kernel ARCH: TinyRustModules(helpers) for x86_64 (and x86), and for arm64
+// tinyconfig plus the arm64 fragment and the same module fragment
+// (internal/fragment.TinyRustModulesFor). Build the arm64 one with the
+// targets "Image" and "modules"; through the cache it starts from the
+// objects of the built-in arm64 kernel of the same helpers setting. Other
+// architectures are an error.
+func TinyRustModulesFor(arch string, helpers bool) (ConfigSpec, error) {
+	switch arch {
+	case "x86_64", "x86":
+		return TinyRustModules(helpers), nil
+	}
+	base, ok := fragment.TinyRustFor(arch, helpers)
+	if !ok {
+		return ConfigSpec{}, fmt.Errorf("kbuild: no tiny Rust module configuration for ARCH=%s (have x86_64, arm64)", arch)
+	}
+	return ConfigSpec{Base: "tinyconfig", Inline: []string{base, fragment.Modules()}}, nil
+}
+
 // ConfigResult is a configured kernel.
 type ConfigResult struct {
 	// Path is the final .config (in OutDir, or in the cache).

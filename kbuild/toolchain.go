@@ -3,6 +3,7 @@ package kbuild
 import (
 	"maps"
 
+	"github.com/rflkit/rflkit/internal/karch"
 	"github.com/rflkit/rflkit/toolchain"
 )
 
@@ -33,6 +34,15 @@ func (b *Builder) UseToolchain(rep *toolchain.Report) *Builder {
 	b.MakeVars = vars
 	b.Fingerprint = rep.Fingerprint
 	return b
+}
+
+// BootTarget returns the make target of the boot image QEMU boots for a
+// kernel ARCH (internal/karch): "bzImage" for x86_64, "Image" for arm64
+// (ArtifactKernel is then arch/arm64/boot/Image); "" for an architecture
+// rflkit does not boot.
+func BootTarget(arch string) string {
+	in, _ := karch.Lookup(arch)
+	return in.BootTarget
 }
 
 // Names of Result.Artifacts entries.

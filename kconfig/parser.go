@@ -815,48 +815,38 @@ func (p *parser) parseSymbol() (*Symbol, error) {
 }
 
 // parseExpr parses expr with the grammar's precedence: || < && < !, with
-// comparisons binding two symbols.
+// comparisons binding two symbols. Both binary operators are left
+// associative (%left in parser.y).
 func (p *parser) parseExpr() (*Expr, error) {
-	left, err := p.parseAnd()
-	if err != nil {
-		return nil, err
-	}
-	for {
-		tok, err := p.peek()
-		if err != nil {
-			return nil, err
-		}
-		if tok.kind != tOr {
-			return left, nil
-		}
-		p.take()
-		right, err := p.parseAnd()
-		if err != nil {
-			return nil, err
-		}
-		left = &Expr{Op: ExprOr, Left: left, Right: right}
-	}
+	return p.parseBinary(tOr, ExprOr, p.parseAnd)
 }
 
+// parseAnd parses the operands of ||: unary expressions joined by &&.
 func (p *parser) parseAnd() (*Expr, error) {
-	left, err := p.parseUnary()
+	return p.parseBinary(tAnd, ExprAnd, p.parseUnary)
+}
+
+// parseBinary parses operands (each with operand) joined by the token
+// tok, built left to right into op nodes.
+func (p *parser) parseBinary(tok tokenKind, op ExprOp, operand func() (*Expr, error)) (*Expr, error) {
+	left, err := operand()
 	if err != nil {
 		return nil, err
 	}
 	for {
-		tok, err := p.peek()
+		next, err := p.peek()
 		if err != nil {
 			return nil, err
 		}
-		if tok.kind != tAnd {
+		if next.kind != tok {
 			return left, nil
 		}
 		p.take()
-		right, err := p.parseUnary()
+		right, err := operand()
 		if err != nil {
 			return nil, err
 		}
-		left = &Expr{Op: ExprAnd, Left: left, Right: right}
+		left = &Expr{Op: op, Left: left, Right: right}
 	}
 }
 
@@ -897,9 +887,7 @@ func (p *parser) parseUnary() (*Expr, error) {
 	if err != nil {
 		return nil, err
 	}
-	ops := map[tokenKind]ExprOp{tEqual: ExprEqual, tUnequal: ExprUnequal, tLess: ExprLess,
-		tLessEqual: ExprLessEqual, tGreater: ExprGreater, tGreaterEqual: ExprGreaterEq}
-	if op, ok := ops[tok.kind]; ok {
+	if op, ok := compareOp(tok.kind); ok {
 		p.take()
 		s2, err := p.parseSymbol()
 		if err != nil {
@@ -908,6 +896,25 @@ func (p *parser) parseUnary() (*Expr, error) {
 		return &Expr{Op: op, Sym: s, Sym2: s2}, nil
 	}
 	return exprSym(s), nil
+}
+
+// compareOp is the comparison operator of a token, if it is one.
+func compareOp(k tokenKind) (ExprOp, bool) {
+	switch k {
+	case tEqual:
+		return ExprEqual, true
+	case tUnequal:
+		return ExprUnequal, true
+	case tLess:
+		return ExprLess, true
+	case tLessEqual:
+		return ExprLessEqual, true
+	case tGreater:
+		return ExprGreater, true
+	case tGreaterEqual:
+		return ExprGreaterEq, true
+	}
+	return 0, false
 }
 
 // resolvePath returns the path of a Kconfig file named in a source

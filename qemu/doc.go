@@ -38,8 +38,14 @@
 //
 // Machine.Arch ("" = x86_64) picks the QEMU binary, the default machine
 // type and the console device from internal/karch's table
-// (qemu-system-x86_64, pc, ttyS0 for x86_64); an architecture the table
-// has no QEMU machine for is an error from Argv and Check.
+// (qemu-system-x86_64, pc, ttyS0 for x86_64; qemu-system-aarch64, virt,
+// ttyAMA0 for arm64); an architecture the table has no QEMU machine for is
+// an error from Argv and Check. The boot-shortening kernel parameters are
+// per architecture too (FastBootArgsArch, a table keyed by SRCARCH): the
+// PC's i8042 and timer words on x86_64, none on arm64 virt, which has
+// neither an i8042 nor an APIC. Stub libraries (InitramfsSpec.Stubs) are
+// written for the ELF machine of the library they replace, so an arm64
+// fio from a sysroot gets aarch64 stubs (8.9 MiB initramfs instead of 84).
 //
 // # Machine type, firmware and boot time
 //

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"debug/elf"
 	"encoding/hex"
 	"fmt"
 	"io/fs"
@@ -282,7 +283,22 @@ func makeStub(l initramfs.Library) ([]byte, error) {
 	sort.Slice(syms, func(i, j int) bool {
 		return syms[i].Name+"@"+syms[i].Version < syms[j].Name+"@"+syms[j].Version
 	})
-	return initramfs.GenerateStub(l.Name, syms, vl)
+	machine, err := elfMachine(l.HostPath)
+	if err != nil {
+		return nil, err
+	}
+	return initramfs.GenerateStubFor(machine, l.Name, syms, vl)
+}
+
+// elfMachine is the ELF machine of the file at p: a stub is written for
+// the machine of the library it replaces (aarch64 for fio:arm64's).
+func elfMachine(p string) (elf.Machine, error) {
+	f, err := elf.Open(p)
+	if err != nil {
+		return 0, fmt.Errorf("initramfs: stub: %w", err)
+	}
+	defer f.Close()
+	return f.Machine, nil
 }
 
 // addBusybox adds a static busybox as /bin/busybox and a link for each

@@ -62,17 +62,42 @@ const (
 	argsTCGTimers = "noapictimer no_timer_check"
 )
 
-// FastBootArgsFor returns the kernel parameters CommandLine adds, after
-// console=, panic=, oops= and loglevel=, for a machine running under
-// accel: i8042.nokbd i8042.noaux always, and noapictimer no_timer_check
-// under AccelTCG (with or without -icount). For an unresolved accelerator
-// ("" or AccelAuto) it gives the i8042 ones only: Start resolves the
-// accelerator before it builds the command line. The parameters are
-// x86's; the command line of other architectures is not tuned yet.
+// fastBoot are the boot-shortening parameters of one architecture: the
+// words always added, and those added under TCG.
+type fastBoot struct{ always, tcg string }
+
+// fastBootArgs is keyed by SRCARCH (internal/karch). x86's are the PC's
+// (i8042 probes, local APIC timer calibration, IO-APIC timer check). arm64
+// virt has no i8042 and no APIC: its architected timer needs no
+// calibration under TCG, so it gets none.
+var fastBootArgs = map[string]fastBoot{
+	"x86":   {always: argsNoI8042, tcg: argsTCGTimers},
+	"arm64": {},
+}
+
+// FastBootArgsFor returns the kernel parameters CommandLine adds to an
+// x86_64 machine, after console=, panic=, oops= and loglevel=, for a
+// machine running under accel: i8042.nokbd i8042.noaux always, and
+// noapictimer no_timer_check under AccelTCG (with or without -icount). For
+// an unresolved accelerator ("" or AccelAuto) it gives the i8042 ones
+// only: Start resolves the accelerator before it builds the command line.
+// It is FastBootArgsArch("x86_64", accel).
 func FastBootArgsFor(accel string) []string {
-	args := strings.Fields(argsNoI8042)
+	return FastBootArgsArch(defaultArch, accel)
+}
+
+// FastBootArgsArch returns the kernel parameters CommandLine adds for a
+// machine of a kernel ARCH ("" = x86_64) under accel: x86's as
+// FastBootArgsFor says, none on arm64 (virt has neither the i8042 nor the
+// APIC those skip), none for an architecture rflkit does not boot.
+func FastBootArgsArch(arch, accel string) []string {
+	if arch == "" {
+		arch = defaultArch
+	}
+	fb := fastBootArgs[karch.SrcArch(arch)]
+	args := strings.Fields(fb.always)
 	if accel == AccelTCG {
-		args = append(args, strings.Fields(argsTCGTimers)...)
+		args = append(args, strings.Fields(fb.tcg)...)
 	}
 	return args
 }
@@ -114,8 +139,9 @@ type Machine struct {
 	Kernel    string // bzImage, required
 	Initramfs string // cpio archive; Start builds the default one (the agent and busybox) when empty
 	// Append is added to the kernel command line after the defaults
-	// (console=ttyS0 panic=-1 oops=panic loglevel=5, FastBootArgsFor the
-	// accelerator, and the agent's transport when not auto), unless
+	// (console=ttyS0 panic=-1 oops=panic loglevel=5, FastBootArgsArch of
+	// the architecture and accelerator, and the agent's transport when not
+	// auto), unless
 	// NoDefaultAppend is set.
 	Append          string
 	NoDefaultAppend bool
@@ -184,7 +210,7 @@ func (m Machine) Binary() string {
 
 // CommandLine returns the kernel command line Argv passes with -append:
 // console= (the architecture's console device) panic=-1 oops=panic
-// loglevel=5, FastBootArgsFor(m.Accel) and the agent's transport when it
+// loglevel=5, FastBootArgsArch(m.Arch, m.Accel) and the agent's transport when it
 // is not automatic, then Append. NoDefaultAppend leaves Append alone.
 func (m Machine) CommandLine() string {
 	var parts []string
@@ -193,7 +219,7 @@ func (m Machine) CommandLine() string {
 			parts = append(parts, "console="+in.Console)
 		}
 		parts = append(parts, "panic=-1", "oops=panic", "loglevel=5")
-		parts = append(parts, FastBootArgsFor(m.Accel)...)
+		parts = append(parts, FastBootArgsArch(m.Arch, m.Accel)...)
 		switch m.Transport {
 		case TransportSerial, TransportVirtio:
 			parts = append(parts, "rflkit.transport="+m.Transport)

@@ -222,3 +222,28 @@ func TestShellCommand(t *testing.T) {
 		t.Errorf("got  %s\nwant %s", got, want)
 	}
 }
+
+// The boot-shortening words are per architecture: x86_64's are
+// FastBootArgsFor's, byte for byte, and arm64 virt gets none of the PC's
+// (no i8042, no APIC timer).
+func TestFastBootArgsArch(t *testing.T) {
+	for _, accel := range []string{AccelTCG, AccelKVM, "", AccelAuto} {
+		for _, arch := range []string{"", "x86_64", "x86"} {
+			if got, want := strings.Join(FastBootArgsArch(arch, accel), " "), strings.Join(FastBootArgsFor(accel), " "); got != want {
+				t.Errorf("FastBootArgsArch(%q, %q) = %q, want %q", arch, accel, got, want)
+			}
+		}
+		if got := FastBootArgsArch("arm64", accel); len(got) != 0 {
+			t.Errorf("FastBootArgsArch(arm64, %q) = %q, want none", accel, got)
+		}
+	}
+	cl := Machine{Arch: "arm64", Kernel: "Image", Accel: AccelTCG}.CommandLine()
+	if want := "console=ttyAMA0 panic=-1 oops=panic loglevel=5 rflkit.transport=virtio"; cl != want {
+		t.Errorf("arm64 command line %q, want %q", cl, want)
+	}
+	for _, w := range []string{"i8042", "apic", "timer_check"} {
+		if strings.Contains(cl, w) {
+			t.Errorf("arm64 command line %q has the x86 word %s", cl, w)
+		}
+	}
+}

@@ -379,6 +379,7 @@ func WriteMarkdown(w io.Writer, r *bench.Results, a *bench.Analysis, opts Markdo
 		}
 		bw.printf("\n")
 	}
+	writeDesign(bw, r, a)
 	writeModules(bw, r, a)
 	writeProfiles(bw, r)
 	if opts.PlotFile != "" {

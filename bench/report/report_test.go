@@ -74,7 +74,7 @@ func TestReportEndToEndFake(t *testing.T) {
 			}
 		}
 	}
-	if want := len(p.Workloads) * 2 * (8*p.Runs + 6*p.ICountRuns); lines != want {
+	if want := p.Instances * len(p.Workloads) * 2 * (8*p.Runs + 6*p.ICountRuns); lines != want {
 		t.Errorf("%d benchmark lines, want %d (no warm-up)", lines, want)
 	}
 	svg, png, err := report.Plot(a)

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
+	"maps"
 	"os"
 	"sort"
 	"strings"
@@ -101,30 +103,35 @@ func newTreeFlags(e *env, name, args string) (*flag.FlagSet, *treeFlags) {
 }
 
 // load runs the toolchain doctor (unless told otherwise) and reads the
-// Kconfig tree with its make variables.
+// Kconfig tree with its make variables, the two overlapped
+// (overlapLoad); -var or -no-detect read it with the -var variables
+// alone.
 func (f *treeFlags) load(ctx context.Context, e *env) (*kconfig.Tree, error) {
 	if f.src == "" {
 		return nil, errors.New("-src is required")
 	}
-	vars := map[string]string{}
-	fingerprint := ""
-	if !f.noDetect && len(f.vars) == 0 {
+	load := func(ctx context.Context, g toolGuess, out io.Writer) (*kconfig.Tree, error) {
+		vars := maps.Clone(g.MakeVars)
+		if vars == nil {
+			vars = map[string]string{}
+		}
+		maps.Copy(vars, f.vars)
+		return kconfig.Load(ctx, kconfig.LoadOptions{
+			SrcDir: f.src, Arch: f.arch, MakeVars: vars, CacheDir: f.cache,
+			NoMacroCache: f.noMacroCache, Fingerprint: g.Fingerprint, Output: out,
+		})
+	}
+	if f.noDetect || len(f.vars) != 0 {
+		return load(ctx, toolGuess{}, e.stderr)
+	}
+	detect := func(ctx context.Context) (toolGuess, error) {
 		rep, err := toolchain.Detect(ctx, toolchain.Options{SrcDir: f.src, Arch: f.arch, CacheDir: f.probeCache()})
 		if err != nil {
-			return nil, fmt.Errorf("toolchain doctor: %w (pass -var NAME=VALUE or -no-detect)", err)
+			return toolGuess{}, fmt.Errorf("toolchain doctor: %w (pass -var NAME=VALUE or -no-detect)", err)
 		}
-		for k, v := range rep.MakeVars {
-			vars[k] = v
-		}
-		fingerprint = rep.Fingerprint
+		return toolGuess{MakeVars: rep.MakeVars, Fingerprint: rep.Fingerprint}, nil
 	}
-	for k, v := range f.vars {
-		vars[k] = v
-	}
-	return kconfig.Load(ctx, kconfig.LoadOptions{
-		SrcDir: f.src, Arch: f.arch, MakeVars: vars, CacheDir: f.cache,
-		NoMacroCache: f.noMacroCache, Fingerprint: fingerprint, Output: e.stderr,
-	})
+	return overlapLoad(ctx, e.stderr, guessPath(f.probeCache(), f.src, f.arch), detect, load)
 }
 
 // probeCache is the cache root for the toolchain doctor's probes: -cache,
@@ -134,9 +141,16 @@ func (f *treeFlags) probeCache() string {
 	return d
 }
 
-func (f *treeFlags) input(e *env) (*kconfig.Config, error) {
+// input reads -config (nil without it). With conf set, the file's parse
+// warnings are not printed: the target reads the file again as conf does
+// and returns conf's own warnings about the same lines (printWarnings),
+// which would otherwise come twice.
+func (f *treeFlags) input(e *env, conf bool) (*kconfig.Config, error) {
 	if f.config == "" {
 		return nil, nil
+	}
+	if conf {
+		return kconfig.ReadFile(f.config, parseOpts(e, true))
 	}
 	return readConfig(e, f.config, parseOpts(e, true))
 }
@@ -159,7 +173,7 @@ func runOldDefconfig(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	in, err := f.input(e)
+	in, err := f.input(e, true)
 	if err != nil {
 		return err
 	}
@@ -184,7 +198,7 @@ func runAllConfig(ctx context.Context, e *env, name string, mode kconfig.AllMode
 	if err != nil {
 		return err
 	}
-	in, err := f.input(e)
+	in, err := f.input(e, true)
 	if err != nil {
 		return err
 	}
@@ -205,11 +219,13 @@ func runSavedefconfig(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	in, err := f.input(e)
+	in, err := f.input(e, true)
 	if err != nil {
 		return err
 	}
-	def := tr.OldDefconfig(in).Savedefconfig()
+	r := tr.OldDefconfig(in)
+	printWarnings(e, r)
+	def := r.Savedefconfig()
 	if f.out == "" {
 		_, err := e.stdout.Write(def)
 		return err
@@ -230,7 +246,7 @@ func runExplain(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	in, err := f.input(e)
+	in, err := f.input(e, false)
 	if err != nil {
 		return err
 	}
@@ -305,7 +321,7 @@ func runRandConfig(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	in, err := f.input(e)
+	in, err := f.input(e, true)
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rflkit/rflkit/internal/cachedir"
 	"github.com/rflkit/rflkit/internal/testenv"
 )
 
@@ -56,6 +57,16 @@ func TestTreeCommandsExampleTree(t *testing.T) {
 	if code != 0 || stdout != "CONFIG_MODULES=y\nCONFIG_NET=y\nCONFIG_CONFIGFS_FS=y\nCONFIG_RNULL=y\n" {
 		t.Errorf("savedefconfig: exit %d:\n%s", code, stdout)
 	}
+	// A reassignment is reported once, in conf's words (the target's
+	// warning), not a second time by the file layer.
+	twice := writeT(t, dir, "twice.config", "CONFIG_NET=y\nCONFIG_NET=n\n")
+	for _, sub := range []string{"olddefconfig", "savedefconfig"} {
+		code, _, stderr := runT(t, nil, append([]string{sub}, append(common, "-config", twice, "-o", filepath.Join(dir, sub+".out"))...)...)
+		want := twice + ":2:warning: override: reassigning to symbol NET\n"
+		if code != 0 || stderr != want {
+			t.Errorf("%s of a file assigning NET twice: exit %d, stderr %q, want %q", sub, code, stderr, want)
+		}
+	}
 	if code, _, _ := runT(t, nil, "olddefconfig", "-src", src); code != 2 {
 		t.Errorf("missing -config: exit %d, want 2", code)
 	}
@@ -78,5 +89,31 @@ func TestIntegrationTreeCommands(t *testing.T) {
 	got, _ := os.ReadFile(out)
 	if !strings.Contains(string(got), "CONFIG_CC_IS_CLANG=y") {
 		t.Errorf("the doctor's LLVM=1 was not used: no CONFIG_CC_IS_CLANG=y")
+	}
+
+	// The tree is read while the doctor runs, with the tools it chose
+	// last time (overlapLoad): the guess is now the doctor's choice, and
+	// a wrong guess (gcc instead of LLVM=1) changes nothing in the output.
+	cache, err := cachedir.Resolve("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gp := guessPath(cache, src, "")
+	g := readGuess(gp)
+	if g == nil || g.MakeVars["LLVM"] != "1" || g.Fingerprint == "" {
+		t.Fatalf("guess after a run: %+v, want the doctor's choice (LLVM=1)", g)
+	}
+	for _, wrong := range []toolGuess{{MakeVars: map[string]string{"CC": "gcc"}, Fingerprint: "wrong"}, *g} {
+		saveGuess(gp, wrong)
+		again := filepath.Join(dir, "again.config")
+		if code, o, e := runT(t, nil, "olddefconfig", "-src", src, "-config", in, "-o", again); code != 0 {
+			t.Fatalf("olddefconfig with guess %v: exit %d %s %s", wrong.MakeVars, code, o, e)
+		}
+		if a, _ := os.ReadFile(again); string(a) != string(got) {
+			t.Errorf("olddefconfig with guess %v differs from the first run", wrong.MakeVars)
+		}
+		if ng := readGuess(gp); ng == nil || ng.Fingerprint != g.Fingerprint {
+			t.Errorf("guess after a run with guess %v: %+v, want the doctor's", wrong.MakeVars, ng)
+		}
 	}
 }

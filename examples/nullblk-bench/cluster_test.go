@@ -82,7 +82,7 @@ func fakeParts(t *testing.T, dir string, n int) {
 			b := bench.BootRecord{Index: pl.Index, Kernel: pl.Kernel, Mode: pl.Mode, BootID: "boot-" + string(rune('a'+pl.Index))}
 			for _, st := range pl.Steps {
 				iops := 2e5 * (1 + 1e-4*rng.NormFloat64())
-				b.Samples = append(b.Samples, bench.Sample{Workload: st.Workload, Driver: st.Driver, Run: st.Run, Warmup: st.Warmup,
+				b.Samples = append(b.Samples, bench.Sample{Workload: st.Workload, Driver: st.Driver, Run: st.Run, Warmup: st.Warmup, Instance: st.Instance,
 					IOPS: iops, TotalIOs: 2000, RuntimeMS: 10, InstrPerIO: 1e9 / iops})
 			}
 			r.Boots = append(r.Boots, b)

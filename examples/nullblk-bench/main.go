@@ -18,8 +18,23 @@
 //
 // Usage:
 //
-//	go run ./examples/nullblk-bench [-preset quick|default|published] [-out DIR] [-seed N]
+//	go run ./examples/nullblk-bench [-preset quick|default|pilot|published] [-out DIR] [-seed N]
+//	go run ./examples/nullblk-bench [-instances N] [-boots N] [-until PCT [-until-each]] [-budget DUR]
 //	go run ./examples/nullblk-bench -analyze results.json [-out DIR]
+//	go run ./examples/nullblk-bench -arch arm64 [-preset ...] [-out DIR]
+//	go run ./examples/nullblk-bench -compare-arch X86.json ARM64.json
+//
+// -arch arm64 builds the arm64 kernels (kbuild.TinyRustFor, target Image)
+// and boots them in qemu-system-aarch64 -M virt under TCG, with fio:arm64
+// and busybox-static:arm64 from the distribution in the guests.
+// -compare-arch prints two results.json of different architectures side
+// by side (bench/report.CompareArchitectures).
+//
+// -preset pilot measures boot, device-instance and run variance; every
+// report sizes the next run from them (Kalibera & Jones). -until stops
+// between rounds once the pooled intervals are that narrow (sequential
+// stopping, at most the preset's or -boots' boots), -budget once the next
+// round would end after that much time.
 //
 // The exit status is 0 on success, 2 for a bad command line and 1 for any
 // other failure.
@@ -63,12 +78,29 @@ type options struct {
 	// wallBoots overrides the preset's wall-clock boots per kernel
 	// (-1: the preset's own).
 	wallBoots int
+	// instances and boots override the preset's device instances per
+	// boot and -icount boots per kernel (0: the preset's own).
+	instances, boots int
+	// untilHW, untilEach and budget are the sequential stopping rule
+	// (bench.StopRule): a target half-width in percent, for every
+	// comparison too, and a wall-time budget; zero: none.
+	untilHW   float64
+	untilEach bool
+	budget    time.Duration
+	// designFrom is a pilot's results.json whose design advice sets the
+	// instances, runs and boots (before -instances and -boots).
+	designFrom string
 	// noPlugin measures -icount boots without the instruction-counting
 	// plugin (fio-derived instructions per I/O only).
 	noPlugin bool
 	// modules adds the module arms: both kernels built with loadable
 	// null_blk and rnull_mod modules, loaded for every sample.
 	modules bool
+	// arch is the guests' kernel ARCH: x86_64 or arm64.
+	arch string
+	// compareArch is the first results.json of -compare-arch; the
+	// second is the one argument.
+	compareArch string
 	// cl are the sharded modes' flags (cluster.go).
 	cl clusterOptions
 }
@@ -115,9 +147,17 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.cache, "cache", "", "rflkit cache directory (default $RFLKIT_CACHE_DIR, else ~/.cache/rflkit)")
 	fs.BoolVar(&o.verbose, "v", false, "log each step and the guests' consoles to stderr")
 	fs.IntVar(&o.wallBoots, "wall-boots", -1, "wall-clock boots per kernel, overriding the preset's (-1); useful under KVM or on bare metal, noise under TCG")
+	fs.IntVar(&o.instances, "instances", 0, "device instances per boot, overriding the preset's (0)")
+	fs.IntVar(&o.boots, "boots", 0, "-icount boots per kernel, overriding the preset's (0); with -until, the most to run")
+	fs.Float64Var(&o.untilHW, "until", 0, "sequential stopping: stop between rounds once every pooled interval's half-width is at most this many percent (0.05 = ±0.05%), at two checks in a row from the 5th round")
+	fs.BoolVar(&o.untilEach, "until-each", false, "with -until, every per-workload comparison must reach the half-width too")
+	fs.StringVar(&o.designFrom, "design-from", "", "take instances per boot, runs per instance and boots per kernel from this pilot results.json's design advice (-preset pilot)")
+	fs.DurationVar(&o.budget, "budget", 0, "sequential stopping: start no round that would end after this much wall time (0: none)")
 	fs.BoolVar(&o.noPlugin, "no-plugin", false, "count -icount boots with fio's IOPS only, without the instruction-counting TCG plugin")
 	fs.BoolVar(&o.modules, "modules", false, "also compare the drivers as loadable modules (loaded and unloaded for every sample) with the built-in ones, helpers on and off")
 	fs.BoolVar(&o.build, "build-only", false, "check the toolchain and build (or find cached) the two kernels, then stop")
+	fs.StringVar(&o.arch, "arch", "x86_64", "guest architecture: x86_64 or arm64 (qemu-system-aarch64 -M virt, TCG)")
+	fs.StringVar(&o.compareArch, "compare-arch", "", "print this results.json and the one argument (of another architecture) side by side, then stop")
 	o.cl.register(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -126,7 +166,19 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return o, &usageError{err}
 	}
 	o.cl.mergeArgs = fs.Args()
-	if fs.NArg() > 0 && !o.cl.merge {
+	if o.arch != "x86_64" && o.arch != "arm64" {
+		err := fmt.Errorf("-arch %q: want x86_64 or arm64", o.arch)
+		fmt.Fprintf(stderr, "nullblk-bench: %v\n", err)
+		fs.Usage()
+		return o, &usageError{err}
+	}
+	if o.compareArch != "" && fs.NArg() != 1 {
+		err := fmt.Errorf("-compare-arch %s needs the second results.json as its one argument", o.compareArch)
+		fmt.Fprintf(stderr, "nullblk-bench: %v\n", err)
+		fs.Usage()
+		return o, &usageError{err}
+	}
+	if fs.NArg() > 0 && !o.cl.merge && o.compareArch == "" {
 		err := fmt.Errorf("unexpected arguments %q", fs.Args())
 		fmt.Fprintf(stderr, "nullblk-bench: %v\n", err)
 		fs.Usage()
@@ -141,6 +193,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	o, err := parseFlags(args, stderr)
 	if err != nil {
 		return err
+	}
+	if o.compareArch != "" {
+		return compareArch(o.compareArch, o.cl.mergeArgs[0], stdout)
 	}
 	if err := os.MkdirAll(o.out, 0o755); err != nil {
 		return err
@@ -162,12 +217,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 // measure checks the toolchain, builds the two kernels, runs the
 // experiment and writes its outputs.
 func measure(ctx context.Context, o options, stdout, stderr io.Writer) error {
-	p, err := bench.PresetByName(o.preset)
+	p, until, err := design(o, stdout)
 	if err != nil {
 		return err
 	}
-	if o.wallBoots >= 0 {
-		p.WallBoots = o.wallBoots
+	if until != nil && o.cl.wantsPlan() {
+		return errors.New("-until and -budget (sequential stopping) cannot shard: a shard does not see the others' boots")
 	}
 	ui := newUI(stdout)
 	level := slog.LevelWarn
@@ -190,7 +245,7 @@ func measure(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("kernel source: %w (run scripts/setup)", err)
 	}
-	rep, err := toolchain.Detect(ctx, toolchain.Options{SrcDir: tree.Dir, Arch: "x86_64"})
+	rep, err := toolchain.Detect(ctx, toolchain.Options{SrcDir: tree.Dir, Arch: o.arch})
 	if err != nil {
 		return err
 	}
@@ -201,7 +256,7 @@ func measure(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		}
 		return fmt.Errorf("doctor: Rust available %v, inline helpers possible %v; run scripts/setup%s", rep.RustAvailable, rep.InlineHelpers, b.String())
 	}
-	ui.line("doctor: Rust is available, inline helpers possible (%s)", strings.Join(rep.MakeArgs(), " "))
+	ui.line("doctor: ARCH=%s: Rust is available, inline helpers possible (%s)", o.arch, strings.Join(rep.MakeArgs(), " "))
 
 	// 2. Configure and build the two kernels.
 	var kernels []bench.KernelArm
@@ -211,7 +266,11 @@ func measure(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		if helpers {
 			name = "helpers-on"
 		}
-		r, err := buildKernel(ctx, o, src, rep, ui, stderr, name, kbuild.BuildSpec{Config: kbuild.TinyRust(helpers), Targets: []string{"bzImage"}})
+		cfg, err := kbuild.TinyRustFor(o.arch, helpers)
+		if err != nil {
+			return err
+		}
+		r, err := buildKernel(ctx, o, src, rep, ui, stderr, name, kbuild.BuildSpec{Config: cfg, Targets: []string{kbuild.BootTarget(o.arch)}})
 		if err != nil {
 			return err
 		}
@@ -230,6 +289,9 @@ func measure(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	}
 
 	if o.cl.wantsPlan() {
+		if o.arch != "x86_64" {
+			return fmt.Errorf("-arch %s: the sharded modes boot x86_64 guests only", o.arch)
+		}
 		return planAndRun(ctx, o, p, kernels, toolchainInfo(rep), stdout)
 	}
 	if o.build {
@@ -242,13 +304,14 @@ func measure(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		console = stderr
 	}
 	e := &bench.Experiment{Kernels: kernels, Preset: p, Seed: o.seed, Logger: log,
-		Boot:     bench.QEMUBoot(bench.QEMUOptions{CacheDir: o.cache, Console: console, Logger: log, NoPlugin: o.noPlugin}),
-		Progress: ui.progress}
+		Boot:     bench.QEMUBoot(bench.QEMUOptions{Arch: o.arch, CacheDir: o.cache, Console: console, Logger: log, NoPlugin: o.noPlugin}),
+		Progress: ui.progress, Until: until}
 	res, runErr := e.Run(ctx)
 	ui.done("experiment: %d boots in %s", lenBoots(res), time.Since(t0).Round(time.Second))
 	if res == nil {
 		return runErr
 	}
+	bench.RecordArch(ctx, res, o.arch)
 	res.Toolchain = map[string]string{"fingerprint": rep.Fingerprint, "make_args": strings.Join(rep.MakeArgs(), " ")}
 	for tool, c := range rep.Chosen {
 		res.Toolchain[string(tool)] = c.Path + " " + c.Version
@@ -261,6 +324,47 @@ func measure(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "total wall time %s\n", time.Since(t0).Round(time.Second))
 	return runErr
+}
+
+// design is the preset and the sequential stopping rule the flags ask
+// for: the named preset, then a pilot's advice (-design-from), then the
+// explicit overrides.
+func design(o options, stdout io.Writer) (bench.Preset, *bench.StopRule, error) {
+	p, err := bench.PresetByName(o.preset)
+	if err != nil {
+		return p, nil, err
+	}
+	if o.wallBoots >= 0 {
+		p.WallBoots = o.wallBoots
+	}
+	if o.designFrom != "" {
+		pilot, err := bench.ReadResults(o.designFrom)
+		if err != nil {
+			return p, nil, err
+		}
+		a, err := bench.Analyze(pilot, bench.AnalyzeOptions{TargetHalfWidth: o.untilHW / 100})
+		if err != nil {
+			return p, nil, err
+		}
+		if a.Design == nil {
+			return p, nil, fmt.Errorf("%s: no design advice (no measured arms)", o.designFrom)
+		}
+		d := a.Design.Recommended
+		p = d.Apply(p)
+		fmt.Fprintf(stdout, "design from %s: %d instance(s) per boot, %d run(s) per instance, %d boots per kernel (widest pooled interval there ±%.3f%%)\n",
+			o.designFrom, p.Instances, p.ICountRuns, p.ICountBoots, 100*a.Design.WidestHalfWidth)
+	}
+	if o.instances > 0 {
+		p.Instances = o.instances
+	}
+	if o.boots > 0 {
+		p.ICountBoots = o.boots
+	}
+	var until *bench.StopRule
+	if o.untilHW > 0 || o.budget > 0 {
+		until = &bench.StopRule{HalfWidth: o.untilHW / 100, Each: o.untilEach, Budget: o.budget}
+	}
+	return p, until, nil
 }
 
 func lenBoots(r *bench.Results) int {
@@ -341,4 +445,18 @@ func bar(frac float64, width int) string {
 	n := int(frac*float64(width) + 0.5)
 	n = max(0, min(width, n))
 	return "[" + strings.Repeat("#", n) + strings.Repeat(".", width-n) + "]"
+}
+
+// compareArch prints two results.json of different architectures side by
+// side (report.CompareArchitectures).
+func compareArch(a, b string, stdout io.Writer) error {
+	ra, err := bench.ReadResults(a)
+	if err != nil {
+		return err
+	}
+	rb, err := bench.ReadResults(b)
+	if err != nil {
+		return err
+	}
+	return report.CompareArchitectures(stdout, ra, rb)
 }

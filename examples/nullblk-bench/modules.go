@@ -11,7 +11,8 @@ import (
 )
 
 // buildModuleKernels builds (or finds cached) the two module kernels
-// (kbuild.TinyRustModules, targets bzImage and modules) and returns their
+// (kbuild.TinyRustModulesFor o.arch, targets the boot image and modules)
+// and returns their
 // arms, "helpers-on-module" and "helpers-off-module", with the modules and
 // kbuild.InlineCheck's summary.
 func buildModuleKernels(ctx context.Context, o options, src string, rep *toolchain.Report, ui *ui, stderr io.Writer, cacheHits map[string]bool) ([]bench.KernelArm, error) {
@@ -21,7 +22,11 @@ func buildModuleKernels(ctx context.Context, o options, src string, rep *toolcha
 		if helpers {
 			name = "helpers-on-module"
 		}
-		r, err := buildKernel(ctx, o, src, rep, ui, stderr, name, kbuild.BuildSpec{Config: kbuild.TinyRustModules(helpers), Targets: []string{"bzImage", "modules"}})
+		cfg, err := kbuild.TinyRustModulesFor(o.arch, helpers)
+		if err != nil {
+			return nil, err
+		}
+		r, err := buildKernel(ctx, o, src, rep, ui, stderr, name, kbuild.BuildSpec{Config: cfg, Targets: []string{kbuild.BootTarget(o.arch), "modules"}})
 		if err != nil {
 			return nil, err
 		}
@@ -49,7 +54,7 @@ func buildModuleKernels(ctx context.Context, o options, src string, rep *toolcha
 // are cache hits here and the other way round. A build without a boot
 // image is an error.
 func buildKernel(ctx context.Context, o options, src string, rep *toolchain.Report, ui *ui, stderr io.Writer, name string, spec kbuild.BuildSpec) (*kbuild.Result, error) {
-	b := &kbuild.Builder{Src: src, Arch: "x86_64", CacheDir: o.cache,
+	b := &kbuild.Builder{Src: src, Arch: o.arch, CacheDir: o.cache,
 		Progress: func(e kbuild.Event) { ui.build(name, e) }}
 	b.UseToolchain(rep)
 	if o.verbose {
@@ -60,7 +65,7 @@ func buildKernel(ctx context.Context, o options, src string, rep *toolchain.Repo
 		return nil, fmt.Errorf("build %s: %w", name, err)
 	}
 	if r.Artifacts[kbuild.ArtifactKernel] == "" {
-		return nil, fmt.Errorf("build %s: no bzImage among %v", name, r.Artifacts)
+		return nil, fmt.Errorf("build %s: no %s among %v", name, kbuild.BootTarget(o.arch), r.Artifacts)
 	}
 	return r, nil
 }

@@ -86,6 +86,20 @@ func TinyRustArm64(helpers bool) string {
 	return tinyRustArm64 + "# CONFIG_RUST_INLINE_HELPERS is not set\n"
 }
 
+// TinyRustModulesFor returns the module kernel's fragment of a kernel
+// ARCH (or SRCARCH): TinyRustModules for x86_64 and x86, TinyRustArm64
+// followed by the same module fragment for arm64 (its options are not
+// architecture-specific: arm64's module PLTs are unconditional in 7.2, and
+// RANDOMIZE_BASE stays off because tinyconfig leaves RELOCATABLE off); ok is
+// false for an architecture without one.
+func TinyRustModulesFor(arch string, helpers bool) (frag string, ok bool) {
+	base, ok := TinyRustFor(arch, helpers)
+	if !ok {
+		return "", false
+	}
+	return base + tinyRustModules, true
+}
+
 // TinyRustFor returns the tiny Rust fragment of a kernel ARCH (or
 // SRCARCH): TinyRust for x86_64 and x86, TinyRustArm64 for arm64; ok is
 // false for an architecture without one.

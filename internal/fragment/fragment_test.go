@@ -76,3 +76,18 @@ func TestTinyRustArm64(t *testing.T) {
 		t.Error("TinyRustFor(riscv) ok")
 	}
 }
+
+func TestTinyRustModulesFor(t *testing.T) {
+	for _, h := range []bool{true, false} {
+		if f, ok := TinyRustModulesFor("x86_64", h); !ok || f != TinyRustModules(h) {
+			t.Errorf("x86_64 helpers=%v: not TinyRustModules", h)
+		}
+		f, ok := TinyRustModulesFor("arm64", h)
+		if !ok || f != TinyRustArm64(h)+Modules() {
+			t.Errorf("arm64 helpers=%v: not TinyRustArm64 + Modules", h)
+		}
+	}
+	if _, ok := TinyRustModulesFor("riscv", true); ok {
+		t.Error("riscv: ok")
+	}
+}

@@ -130,10 +130,82 @@ func elfHash(name string) uint32 {
 // symbols). Every function is the same code: it writes "rflkit: <soname>
 // is a stub" to stderr and exits with status 127. Objects are zeroed
 // storage. The result loads with glibc's ld.so and reads with debug/elf
-// and readelf. The output depends only on the inputs.
+// and readelf. The output depends only on the inputs. It is
+// GenerateStubFor(elf.EM_X86_64, ...).
 func GenerateStub(soname string, syms []StubSymbol, versions []string) ([]byte, error) {
+	return GenerateStubFor(elf.EM_X86_64, soname, syms, versions)
+}
+
+// stubArch is what differs between the machines GenerateStubFor writes
+// stubs for: the code of every function (write the message to stderr,
+// exit_group(127)), given the message's offset from the code's start and
+// its length, and the segments' alignment.
+type stubArch struct {
+	code func(msgOff, msgLen uint32) []byte
+	// page is the PT_LOAD alignment: the largest page size of the
+	// architecture's kernels (64 KiB on arm64, as Debian's own aarch64
+	// objects have it).
+	page uint64
+}
+
+// stubArches are the machines GenerateStubFor knows.
+var stubArches = map[elf.Machine]stubArch{
+	elf.EM_X86_64: {page: 0x1000, code: func(msgOff, msgLen uint32) []byte {
+		c := []byte{
+			0x48, 0x8d, 0x35, 0, 0, 0, 0, // lea rsi, [rip+msg]
+			0xba, 0, 0, 0, 0, // mov edx, len
+			0xbf, 2, 0, 0, 0, // mov edi, 2
+			0xb8, 1, 0, 0, 0, // mov eax, 1 (write)
+			0x0f, 0x05, // syscall
+			0xbf, 127, 0, 0, 0, // mov edi, 127
+			0xb8, 231, 0, 0, 0, // mov eax, 231 (exit_group)
+			0x0f, 0x05, // syscall
+			0x0f, 0x0b, // ud2
+		}
+		binary.LittleEndian.PutUint32(c[3:], msgOff-7) // rip-relative: from the end of lea
+		binary.LittleEndian.PutUint32(c[8:], msgLen)
+		return c
+	}},
+	elf.EM_AARCH64: {page: 0x10000, code: func(msgOff, msgLen uint32) []byte {
+		// adr x1, msg (PC-relative from the adr itself, ±1 MiB).
+		adr := uint32(0x10000001) | (msgOff&3)<<29 | (msgOff>>2&0x7ffff)<<5
+		movz := func(rd, imm uint32) uint32 { return 0xd2800000 | (imm&0xffff)<<5 | rd } // movz xRd, #imm
+		words := []uint32{
+			adr,
+			movz(2, msgLen), // x2 = len
+			movz(0, 2),      // x0 = 2 (stderr)
+			movz(8, 64),     // x8 = 64 (write)
+			0xd4000001,      // svc #0
+			movz(0, 127),    // x0 = 127
+			movz(8, 94),     // x8 = 94 (exit_group)
+			0xd4000001,      // svc #0
+			0xd4200000,      // brk #0
+		}
+		c := make([]byte, 4*len(words))
+		for i, w := range words {
+			binary.LittleEndian.PutUint32(c[4*i:], w)
+		}
+		return c
+	}},
+}
+
+// StubMachines lists the ELF machines GenerateStubFor writes stubs for
+// (x86_64 and aarch64).
+func StubMachines() []elf.Machine { return []elf.Machine{elf.EM_X86_64, elf.EM_AARCH64} }
+
+// GenerateStubFor is GenerateStub for the ELF machine of the program that
+// loads the stub: elf.EM_X86_64 or elf.EM_AARCH64 (64-bit little-endian
+// Linux, glibc's loader). The aarch64 function writes the message with
+// write(2) and exits with exit_group(127) through svc, as the x86_64 one
+// does through syscall; its segments are aligned to 64 KiB, so that
+// kernels of every arm64 page size map them. Another machine is an error.
+func GenerateStubFor(machine elf.Machine, soname string, syms []StubSymbol, versions []string) ([]byte, error) {
 	if soname == "" {
 		return nil, fmt.Errorf("initramfs: stub without a soname")
+	}
+	arch, ok := stubArches[machine]
+	if !ok {
+		return nil, fmt.Errorf("initramfs: stub %s: no stub code for ELF machine %v", soname, machine)
 	}
 	// Version definitions: index 1 is the base (the soname).
 	verIndex := map[string]uint16{}
@@ -182,10 +254,10 @@ func GenerateStub(soname string, syms []StubSymbol, versions []string) ([]byte, 
 		phSize  = 56
 		shSize  = 64
 		nPh     = 4
-		page    = 0x1000
 		symSize = 24
 	)
 	align := func(v, a uint64) uint64 { return (v + a - 1) &^ (a - 1) }
+	page := arch.page
 
 	nsym := uint64(len(syms) + 1)
 	off := uint64(ehSize + nPh*phSize)
@@ -200,19 +272,8 @@ func GenerateStub(soname string, syms []StubSymbol, versions []string) ([]byte, 
 	textOff := align(verdefOff+verdefSize, 16)
 
 	msg := fmt.Sprintf("rflkit: %s is a stub in this initramfs; the program called a function of it\n", soname)
-	code := []byte{
-		0x48, 0x8d, 0x35, 0, 0, 0, 0, // lea rsi, [rip+msg]
-		0xba, 0, 0, 0, 0, // mov edx, len
-		0xbf, 2, 0, 0, 0, // mov edi, 2
-		0xb8, 1, 0, 0, 0, // mov eax, 1 (write)
-		0x0f, 0x05, // syscall
-		0xbf, 127, 0, 0, 0, // mov edi, 127
-		0xb8, 231, 0, 0, 0, // mov eax, 231 (exit_group)
-		0x0f, 0x05, // syscall
-		0x0f, 0x0b, // ud2
-	}
-	le.PutUint32(code[3:], uint32(len(code)-7))
-	le.PutUint32(code[8:], uint32(len(msg)))
+	codeLen := uint32(len(arch.code(0, 0)))
+	code := arch.code(codeLen, uint32(len(msg)))
 	text := append(code, msg...)
 	textEnd := textOff + uint64(len(text))
 
@@ -255,7 +316,7 @@ func GenerateStub(soname string, syms []StubSymbol, versions []string) ([]byte, 
 	// ELF header.
 	copy(out, []byte{0x7f, 'E', 'L', 'F', 2, 1, 1, 0})
 	le.PutUint16(out[16:], uint16(elf.ET_DYN))
-	le.PutUint16(out[18:], uint16(elf.EM_X86_64))
+	le.PutUint16(out[18:], uint16(machine))
 	le.PutUint32(out[20:], 1)
 	le.PutUint64(out[24:], textOff) // e_entry (not used)
 	le.PutUint64(out[32:], ehSize)  // e_phoff

@@ -46,6 +46,10 @@ type Info struct {
 	// with a second -serial ("ttyS1" on pc); "" when it has none (virt has
 	// one PL011).
 	AgentUART string
+	// BootTarget is the make target of the boot image rflkit hands QEMU's
+	// -kernel ("bzImage" on x86, the uncompressed "Image" on arm64); ""
+	// when rflkit does not boot it.
+	BootTarget string
 	// Multiarch is Debian's multiarch tuple, the library directory of the
 	// architecture's packages ("x86_64-linux-gnu", "aarch64-linux-gnu").
 	Multiarch string
@@ -59,7 +63,7 @@ var table = map[string]Info{
 	"alpha":      {},
 	"arc":        {},
 	"arm":        {Images: []string{"arch/arm/boot/zImage", "arch/arm/boot/Image"}, ClangTarget: "arm-linux-gnueabi", GOARCH: "arm"},
-	"arm64":      {Images: []string{"arch/arm64/boot/Image.gz", "arch/arm64/boot/Image"}, ClangTarget: "aarch64-linux-gnu", QEMU: "qemu-system-aarch64", QEMUMachine: "virt", Console: "ttyAMA0", GOARCH: "arm64", VirtioSerial: "virtio-serial-device", Multiarch: "aarch64-linux-gnu", DebArch: "arm64"},
+	"arm64":      {Images: []string{"arch/arm64/boot/Image.gz", "arch/arm64/boot/Image"}, ClangTarget: "aarch64-linux-gnu", QEMU: "qemu-system-aarch64", QEMUMachine: "virt", Console: "ttyAMA0", GOARCH: "arm64", VirtioSerial: "virtio-serial-device", BootTarget: "Image", Multiarch: "aarch64-linux-gnu", DebArch: "arm64"},
 	"csky":       {},
 	"hexagon":    {ClangTarget: "hexagon-linux-musl"},
 	"loongarch":  {Images: []string{"arch/loongarch/boot/vmlinuz.efi", "arch/loongarch/boot/vmlinux.efi"}, ClangTarget: "loongarch64-linux-gnusf", GOARCH: "loong64"},
@@ -75,7 +79,7 @@ var table = map[string]Info{
 	"sh":         {},
 	"sparc":      {ClangTarget: "sparc64-linux-gnu"},
 	"um":         {Images: []string{"linux"}},
-	"x86":        {Images: []string{"arch/x86/boot/bzImage"}, ClangTarget: "x86_64-linux-gnu", QEMU: "qemu-system-x86_64", QEMUMachine: "pc", Console: "ttyS0", GOARCH: "amd64", VirtioSerial: "virtio-serial-pci", AgentUART: "ttyS1", Multiarch: "x86_64-linux-gnu", DebArch: "amd64"},
+	"x86":        {Images: []string{"arch/x86/boot/bzImage"}, ClangTarget: "x86_64-linux-gnu", QEMU: "qemu-system-x86_64", QEMUMachine: "pc", Console: "ttyS0", GOARCH: "amd64", VirtioSerial: "virtio-serial-pci", AgentUART: "ttyS1", BootTarget: "bzImage", Multiarch: "x86_64-linux-gnu", DebArch: "amd64"},
 	"xtensa":     {},
 }
 

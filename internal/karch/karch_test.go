@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/rflkit/rflkit/internal/testenv"
@@ -51,8 +52,16 @@ func TestFromGOARCHAgreesWithTable(t *testing.T) {
 func TestBootable(t *testing.T) {
 	for _, a := range []string{"x86_64", "arm64"} {
 		in, ok := Lookup(a)
-		if !ok || in.QEMU == "" || in.QEMUMachine == "" || in.Console == "" || in.GOARCH == "" || len(in.Images) == 0 || in.ClangTarget == "" {
+		if !ok || in.QEMU == "" || in.QEMUMachine == "" || in.Console == "" || in.GOARCH == "" || len(in.Images) == 0 || in.ClangTarget == "" || in.BootTarget == "" {
 			t.Errorf("Lookup(%q) = %+v, %v: incomplete for booting", a, in, ok)
+		}
+		// The boot target is one of the images kbuild collects.
+		found := false
+		for _, img := range in.Images {
+			found = found || strings.HasSuffix(img, "/"+in.BootTarget)
+		}
+		if !found {
+			t.Errorf("Lookup(%q): BootTarget %q is not among the images %v", a, in.BootTarget, in.Images)
 		}
 	}
 }

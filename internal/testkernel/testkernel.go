@@ -138,6 +138,30 @@ func TinyRustModules(t testing.TB, helpers bool) ModuleKernel {
 		Config:  kbuild.TinyRustModules(helpers),
 		Targets: []string{"bzImage", "modules"},
 	})
+	return moduleKernelOf(t, res, helpers)
+}
+
+// TinyRustModulesArm64 is TinyRustModules for arm64
+// (kbuild.TinyRustModulesFor "arm64"), built with the targets Image and
+// modules; the first build starts from the objects of the nearest cached
+// build (the built-in arm64 kernel of the same helpers setting, which
+// TinyRustArm64 builds).
+func TinyRustModulesArm64(t testing.TB, helpers bool) ModuleKernel {
+	t.Helper()
+	spec, err := kbuild.TinyRustModulesFor("arm64", helpers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := buildWith(t, BuilderFor(t, "arm64"), "tiny arm64 Rust module kernel", helpers, kbuild.BuildSpec{
+		Config:  spec,
+		Targets: []string{"Image", "modules"},
+	})
+	return moduleKernelOf(t, res, helpers)
+}
+
+// moduleKernelOf is the ModuleKernel of a module build.
+func moduleKernelOf(t testing.TB, res *kbuild.Result, helpers bool) ModuleKernel {
+	t.Helper()
 	mk := ModuleKernel{Kernel: kernelOf(t, res), NullBlk: res.Artifacts[kbuild.ModuleNullBlk], RustNull: res.Artifacts[kbuild.ModuleRustNull], Modules: map[string]string{}, Result: res}
 	for name, p := range res.Artifacts {
 		if strings.HasPrefix(name, kbuild.ArtifactModulePrefix) {

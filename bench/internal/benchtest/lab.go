@@ -40,6 +40,11 @@ type Lab struct {
 	// on stderr; 0 = never.
 	FailFio    int
 	FailStdout []byte
+	// ICountBootSD and ICountInstanceSD are relative standard deviations
+	// of -icount values shared by a whole boot and by one device
+	// instance (drawn when the device is created); ICountRunSD is a
+	// run's own, 0 meaning 1e-5.
+	ICountBootSD, ICountInstanceSD, ICountRunSD float64
 
 	// Boots are the requests Boot received, Stopped the number of
 	// guests stopped, and Log every command run in any guest.
@@ -52,7 +57,14 @@ type Lab struct {
 func (l *Lab) Boot(ctx context.Context, req bench.BootRequest) (*bench.Booted, error) {
 	l.Boots = append(l.Boots, req)
 	g := &guest{kernel: req.Kernel, mode: req.Mode, bootID: fmt.Sprintf("boot-%d", req.Index), rng: l.Rand,
-		devs: map[string]bool{}, sched: map[string]string{}, bootMul: 1 + 0.1*l.Rand.NormFloat64(), log: &l.Log}
+		devs: map[string]bool{}, sched: map[string]string{}, bootMul: 1 + 0.1*l.Rand.NormFloat64(), log: &l.Log,
+		icountMul: 1, instMul: map[string]float64{}, instSD: l.ICountInstanceSD, runSD: l.ICountRunSD}
+	if l.ICountBootSD > 0 {
+		g.icountMul = 1 + l.ICountBootSD*l.Rand.NormFloat64()
+	}
+	if g.runSD == 0 {
+		g.runSD = 1e-5
+	}
 	if len(l.Boots) == 1 {
 		g.failFio, g.failStdout = l.FailFio, l.FailStdout
 	}
@@ -77,6 +89,10 @@ type guest struct {
 	failStdout []byte
 	fioN       int
 	log        *[]string
+	icountMul  float64            // the boot's -icount factor
+	instMul    map[string]float64 // device name -> its instance's factor
+	instSD     float64
+	runSD      float64
 }
 
 var mkdirRE = regexp.MustCompile(`mkdir /sys/kernel/config/(nullb|rnull)/(\w+)`)
@@ -104,6 +120,10 @@ func (g *guest) Exec(ctx context.Context, argv ...string) (*bench.GuestResult, e
 				return &bench.GuestResult{ExitCode: 1, Stderr: []byte("mkdir: File exists")}, nil
 			}
 			g.devs[m[2]] = true
+			g.instMul[m[2]] = 1
+			if g.instSD > 0 {
+				g.instMul[m[2]] = 1 + g.instSD*g.rng.NormFloat64()
+			}
 			if strings.Contains(s, "echo none > /sys/block/"+m[2]+"/queue/scheduler") {
 				g.sched[m[2]] = "[none] mq-deadline kyber"
 			}
@@ -148,7 +168,7 @@ func (g *guest) Exec(ctx context.Context, argv ...string) (*bench.GuestResult, e
 	}
 	var iops float64
 	if g.mode == bench.ModeICount {
-		iops = 1e9 / TrueInstr(g.kernel.Helpers, d) * (1 + 1e-5*g.rng.NormFloat64())
+		iops = 1e9 / (TrueInstr(g.kernel.Helpers, d) * g.icountMul * g.instMul[dev] * (1 + g.runSD*g.rng.NormFloat64()))
 	} else {
 		// Wall clock: noisy, clustered by boot.
 		iops = 1e9 / TrueInstr(g.kernel.Helpers, d) / 2.2 * g.bootMul * (1 + 0.03*g.rng.NormFloat64())
