@@ -18,9 +18,11 @@
 //     kernels alternate in random order, both drivers run alternately in
 //     every boot, warm-up runs are kept but marked. Each boot is either a
 //     plain TCG boot (wall-clock IOPS, noisy) or an -icount shift=0 boot,
-//     where fio's IOPS give guest instructions per I/O (boot means of an
-//     arm spread by 0.02-0.06%, in modes of whole boots or devices). Results holds everything (raw samples, boot ids, kernel and
-//     toolchain metadata, QEMU argv, seed) and is re-analysable.
+//     where fio's IOPS give guest instructions per I/O (the boot means of
+//     an arm spread by 0.02-0.06%: device state and page-allocator state
+//     differ from device to device and run to run). Results holds
+//     everything (raw samples, boot ids, kernel and toolchain metadata,
+//     QEMU argv, seed) and is re-analysable.
 //   - In -icount boots QEMUBoot loads the instruction-counting TCG plugin
 //     (qemu/tcgplugin) with the kernel's System.map and ksys_sync as the
 //     trigger, and pins -cpu. Each step then runs, in one guest command,

@@ -21,7 +21,7 @@ const (
 	// ModeICount boots with -icount shift=0,sleep=off: one guest
 	// nanosecond is one instruction, so fio's IOPS give instructions per
 	// I/O (and the plugin counts them exactly); the boot means of an arm
-	// still spread by 0.02-0.06% (modes of whole boots and devices).
+	// still spread by 0.02-0.06% (device and page-allocator state).
 	ModeICount Mode = "icount"
 )
 

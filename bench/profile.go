@@ -9,8 +9,8 @@ import (
 // FuncDiff is one function's line of a differential profile: its mean
 // instructions per I/O in arms A and B (means of boot means; a boot in
 // which it did not run counts 0), B − A, and the per-boot values, so that
-// a function with per-boot modes (sbitmap_find_bit costs one of two exact
-// values per boot) shows which boots it split.
+// a function with modes (sbitmap_find_bit costs one of two exact values
+// per device instance) shows which boots it split.
 type FuncDiff struct {
 	Key  string  `json:"key"`
 	A    float64 `json:"a"`

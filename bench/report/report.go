@@ -324,7 +324,7 @@ func WriteMarkdown(w io.Writer, r *bench.Results, a *bench.Analysis, opts Markdo
 		spread := ""
 		if lo, hi, ok := bootSpread(a, bench.MeasureInstr); ok {
 			spread = fmt.Sprintf(" In this run the boot means of an arm spread by %.3f%% to %.3f%% (standard deviation), "+
-				"partly in modes of whole boots (see the warnings), so it can resolve a 2%% question here, not a 0.01%% one.", 100*lo, 100*hi)
+				"partly in modes (see the warnings), so it can resolve a 2%% question here, not a 0.01%% one.", 100*lo, 100*hi)
 		}
 		bw.write("**Instructions per I/O** under `-icount shift=0,sleep=off` (one guest nanosecond is one " +
 			"instruction, so fio's IOPS give instructions per I/O)." + spread + " It counts instructions only: no cache, TLB or branch " +
