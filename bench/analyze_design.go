@@ -34,6 +34,13 @@ type DesignAdvice struct {
 	Current, Recommended Design
 	// Target is the relative half-width aimed at (0.0005 = 0.05%).
 	Target float64
+	// Cheapest is the design that reaches Target at the least wall time
+	// of boots (Boots × Seconds), searched over 1..16 instances and runs
+	// with the measured components and costs: at few boots the t
+	// quantile, not the variance, sets an interval's width, which the
+	// per-level optimum (Recommended) does not see. Zero without a
+	// pooled interval.
+	Cheapest Design
 	// CurrentBoots is the boots per kernel the current design would
 	// need for Target (BootsFor at its own variance; 0 when unknown):
 	// beside Recommended.Boots, the choice between more boots and more
@@ -142,29 +149,52 @@ func adviseDesign(a *Analysis, r *Results, target float64) {
 			truncated++
 		}
 	}
-	rec := Design{Instances: int(math.Ceil(Median(is))), Runs: int(math.Ceil(Median(rs)))}
-	rec.Seconds = d.Costs.Boot + float64(rec.Instances)*(d.Costs.Instance+float64(rec.Runs)*d.Costs.Run)
-	// How the boot means' variance changes with the recommended design.
-	var scale []float64
-	for _, st := range arms {
-		v0 := st.Components.BootMeanVariance(cur.Instances, cur.Runs)
-		v1 := st.Components.BootMeanVariance(rec.Instances, rec.Runs)
-		if v0 > 0 {
-			scale = append(scale, v1/v0)
+	seconds := func(i, r int) float64 { return d.Costs.Boot + float64(i)*(d.Costs.Instance+float64(r)*d.Costs.Run) }
+	// varScale is how the boot means' variance changes from the current
+	// design to i instances of r runs (the mean over the arms).
+	varScale := func(i, r int) float64 {
+		var scale []float64
+		for _, st := range arms {
+			v0 := st.Components.BootMeanVariance(cur.Instances, cur.Runs)
+			if v0 > 0 {
+				scale = append(scale, st.Components.BootMeanVariance(i, r)/v0)
+			}
 		}
+		if len(scale) == 0 {
+			return 1
+		}
+		return Mean(scale)
 	}
-	varScale := 1.0
-	if len(scale) > 0 {
-		varScale = Mean(scale)
-	}
+	rec := Design{Instances: int(math.Ceil(Median(is))), Runs: int(math.Ceil(Median(rs)))}
+	rec.Seconds = seconds(rec.Instances, rec.Runs)
+	var wide PooledEstimate
 	for _, p := range a.Pooled {
 		if p.Measure != m || !p.HasInterval() {
 			continue
 		}
 		if hw := p.Interval.HalfWidth(); hw > d.WidestHalfWidth {
-			d.WidestHalfWidth, d.Widest = hw, p.Label()
-			rec.Boots = BootsFor(hw, min(p.BootsA, p.BootsB), target, varScale, p.Interval.Confidence)
-			d.CurrentBoots = BootsFor(hw, min(p.BootsA, p.BootsB), target, 1, p.Interval.Confidence)
+			d.WidestHalfWidth, d.Widest, wide = hw, p.Label(), p
+		}
+	}
+	if d.Widest != "" {
+		n, pair, conf := min(wide.BootsA, wide.BootsB), wide.Interval.Paired, wide.Interval.Confidence
+		boots := func(i, r int) int { return BootsFor(d.WidestHalfWidth, n, target, varScale(i, r), conf, pair) }
+		rec.Boots = boots(rec.Instances, rec.Runs)
+		d.CurrentBoots = boots(cur.Instances, cur.Runs)
+		// The cheapest design for the target: every instances x runs up
+		// to the limit, its boots and their wall time.
+		best := math.Inf(1)
+		for i := 1; i <= designLimit; i++ {
+			for r := 1; r <= designLimit; r++ {
+				b := boots(i, r)
+				if b == 0 {
+					continue
+				}
+				if c := float64(b) * seconds(i, r); c < best-1e-9 {
+					best = c
+					d.Cheapest = Design{Instances: i, Runs: r, Boots: b, Seconds: seconds(i, r)}
+				}
+			}
 		}
 	}
 	d.Recommended = rec
@@ -363,7 +393,7 @@ func widestInterval(a *Analysis, each bool) (name string, hw float64, ok bool) {
 
 // Apply returns p with the design's instances per boot, runs per -icount
 // instance and, when set, -icount boots per kernel (a pilot's
-// DesignAdvice.Recommended for the next run). Zero fields keep p's.
+// DesignAdvice.Cheapest for the next run). Zero fields keep p's.
 func (d Design) Apply(p Preset) Preset {
 	if d.Instances > 0 {
 		p.Instances = d.Instances

@@ -164,6 +164,16 @@ func TestInstancesVarianceComponents(t *testing.T) {
 	if d.Recommended.Instances <= d.Current.Instances || d.Recommended.Runs > d.Current.Runs {
 		t.Errorf("recommended %+v from current %+v", d.Recommended, d.Current)
 	}
+	// The cheapest design for the target costs no more than the current
+	// one or the per-level optimum at the boots each would need.
+	c := d.Cheapest
+	if c.Boots == 0 || d.CurrentBoots == 0 || d.Recommended.Boots == 0 {
+		t.Fatalf("no boots for the target: cheapest %+v, current needs %d, recommended %+v", c, d.CurrentBoots, d.Recommended)
+	}
+	cost := func(b int, sec float64) float64 { return float64(b) * sec }
+	if cost(c.Boots, c.Seconds) > cost(d.CurrentBoots, d.Current.Seconds)+1e-9 || cost(c.Boots, c.Seconds) > cost(d.Recommended.Boots, d.Recommended.Seconds)+1e-9 {
+		t.Errorf("cheapest %+v costs more than current (%d boots of %.3g s) or recommended %+v", c, d.CurrentBoots, d.Current.Seconds, d.Recommended)
+	}
 }
 
 // The first run of an instance that costs more shows as a first-run

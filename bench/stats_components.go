@@ -272,10 +272,12 @@ func OptimalDesign(vc VarianceComponents, c DesignCosts, instances, runs, limit 
 // BootsFor is the boots per arm a confidence interval needs to shrink
 // from half-width hw at n boots per arm to target, when each boot mean's
 // variance changes by the factor varScale (a new design, 1 for the same):
-// half-widths scale as t(df)·sqrt(variance/n), with Welch's df about
-// 2(n-1) for two arms. 0 when the inputs cannot say (hw, n or target not
-// positive); capped at 10000.
-func BootsFor(hw float64, n int, target, varScale, level float64) int {
+// half-widths scale as t(df)·sqrt(variance/n), with df = n-1 for paired
+// arms (the per-boot differences) and Welch's df, about 2(n-1), for two
+// independent arms. At least MinIntervalBoots (fewer give no interval);
+// 0 when the inputs cannot say (hw, n or target not positive); capped at
+// 10000.
+func BootsFor(hw float64, n int, target, varScale, level float64, paired bool) int {
 	if !(hw > 0) || n < 2 || !(target > 0) || !(varScale > 0) {
 		return 0
 	}
@@ -283,10 +285,15 @@ func BootsFor(hw float64, n int, target, varScale, level float64) int {
 		level = 0.95
 	}
 	q := 1 - (1-level)/2
-	t := func(m int) float64 { return tQuantile(q, float64(2*(m-1))) }
+	t := func(m int) float64 {
+		if paired {
+			return tQuantile(q, float64(m-1))
+		}
+		return tQuantile(q, float64(2*(m-1)))
+	}
 	// hw = t(n)·s/sqrt(n)  ⇒  s = hw·sqrt(n)/t(n).
 	s := hw * math.Sqrt(float64(n)) / t(n) * math.Sqrt(varScale)
-	for m := 2; m <= 10000; m++ {
+	for m := MinIntervalBoots; m <= 10000; m++ {
 		if t(m)*s/math.Sqrt(float64(m)) <= target {
 			return m
 		}

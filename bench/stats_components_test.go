@@ -223,20 +223,26 @@ func TestOptimalDesignAndBootMeanVariance(t *testing.T) {
 
 func TestBootsFor(t *testing.T) {
 	// At the target already: the same boots.
-	if got := BootsFor(0.001, 5, 0.001, 1, 0.95); got != 5 {
+	if got := BootsFor(0.001, 5, 0.001, 1, 0.95, false); got != 5 {
 		t.Errorf("BootsFor at target = %d, want 5", got)
 	}
 	// Half the width needs about four times the boots (a little less:
 	// t shrinks as df grows).
-	got := BootsFor(0.001, 5, 0.0005, 1, 0.95)
+	got := BootsFor(0.001, 5, 0.0005, 1, 0.95, false)
 	if got < 12 || got > 20 {
 		t.Errorf("BootsFor(half) = %d, want 12..20", got)
 	}
 	// A design with a quarter of the variance needs fewer.
-	if q := BootsFor(0.001, 5, 0.0005, 0.25, 0.95); q >= got {
+	if q := BootsFor(0.001, 5, 0.0005, 0.25, 0.95, false); q >= got {
 		t.Errorf("quarter variance: %d boots, not fewer than %d", q, got)
 	}
-	if BootsFor(0, 5, 0.0005, 1, 0.95) != 0 || BootsFor(0.001, 1, 0.0005, 1, 0.95) != 0 || BootsFor(0.001, 5, 0, 1, 0.95) != 0 {
+	// A paired interval has fewer degrees of freedom at the same n: more
+	// of its width is the t quantile's, which shrinks as boots are added,
+	// so the same narrowing takes fewer boots.
+	if p := BootsFor(0.001, 5, 0.0005, 1, 0.95, true); p >= got || p < 5 {
+		t.Errorf("paired: %d boots, want between 5 and unpaired's %d", p, got)
+	}
+	if BootsFor(0, 5, 0.0005, 1, 0.95, false) != 0 || BootsFor(0.001, 1, 0.0005, 1, 0.95, false) != 0 || BootsFor(0.001, 5, 0, 1, 0.95, false) != 0 {
 		t.Error("BootsFor without the inputs is not 0")
 	}
 }

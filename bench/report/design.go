@@ -96,7 +96,11 @@ func writeDesign(bw *errWriter, r *bench.Results, a *bench.Analysis) {
 		}
 		bw.printf(".")
 	}
-	bw.printf(" The optimum per level assumes many boots; at 2 to 4 boots the t quantile, not the variance, sets the width, and fewer, fuller boots can cost more. "+
+	if c := d.Cheapest; c.Boots > 0 {
+		bw.printf(" **Cheapest design for ±%.3f%%**, searched over 1-16 instances and runs with these components and costs: %d boots per kernel of %d instance(s) × %d run(s), about %.0f s each (%.0f min of boots for two kernels).",
+			100*d.Target, c.Boots, c.Instances, c.Runs, c.Seconds, 2*float64(c.Boots)*c.Seconds/60)
+	}
+	bw.printf(" The per-level optimum assumes many boots; at 2 to 4 boots the t quantile, not the variance, sets the width, and fewer, fuller boots can cost more. "+
 		"These are estimates from %d boots per arm: the boot component rests on few degrees of freedom.\n\n", d.Current.Boots)
 	for _, n := range d.Notes {
 		bw.printf("- %s\n", n)

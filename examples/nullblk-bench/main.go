@@ -151,7 +151,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.boots, "boots", 0, "-icount boots per kernel, overriding the preset's (0); with -until, the most to run")
 	fs.Float64Var(&o.untilHW, "until", 0, "sequential stopping: stop between rounds once every pooled interval's half-width is at most this many percent (0.05 = ±0.05%), at two checks in a row from the 5th round")
 	fs.BoolVar(&o.untilEach, "until-each", false, "with -until, every per-workload comparison must reach the half-width too")
-	fs.StringVar(&o.designFrom, "design-from", "", "take instances per boot, runs per instance and boots per kernel from this pilot results.json's design advice (-preset pilot)")
+	fs.StringVar(&o.designFrom, "design-from", "", "take instances per boot, runs per instance and boots per kernel from this pilot results.json's design advice: the cheapest design for the -until half-width, default 0.05% (-preset pilot)")
 	fs.DurationVar(&o.budget, "budget", 0, "sequential stopping: start no round that would end after this much wall time (0: none)")
 	fs.BoolVar(&o.noPlugin, "no-plugin", false, "count -icount boots with fio's IOPS only, without the instruction-counting TCG plugin")
 	fs.BoolVar(&o.modules, "modules", false, "also compare the drivers as loadable modules (loaded and unloaded for every sample) with the built-in ones, helpers on and off")
@@ -349,7 +349,10 @@ func design(o options, stdout io.Writer) (bench.Preset, *bench.StopRule, error) 
 		if a.Design == nil {
 			return p, nil, fmt.Errorf("%s: no design advice (no measured arms)", o.designFrom)
 		}
-		d := a.Design.Recommended
+		d := a.Design.Cheapest
+		if d.Boots == 0 {
+			d = a.Design.Recommended
+		}
 		p = d.Apply(p)
 		fmt.Fprintf(stdout, "design from %s: %d instance(s) per boot, %d run(s) per instance, %d boots per kernel (widest pooled interval there ±%.3f%%)\n",
 			o.designFrom, p.Instances, p.ICountRuns, p.ICountBoots, 100*a.Design.WidestHalfWidth)
