@@ -98,19 +98,7 @@ func TestIntegrationArm64Quick(t *testing.T) {
 	if a.Conclusive != bench.MeasurePathInsns {
 		t.Errorf("conclusive measure %s", a.Conclusive)
 	}
-	helperCalls := map[string]float64{}
-	for _, s := range a.Arms {
-		if s.Measure == bench.MeasureHelperCalls && s.Key.Driver == bench.RNull {
-			helperCalls[s.Key.Kernel] = s.Mean
-		}
-	}
-	t.Logf("arm64 rnull rust_helper_* calls per I/O: %v", helperCalls)
-	if v, ok := helperCalls["helpers-on"]; !ok || math.IsNaN(v) || v > 0.01 {
-		t.Errorf("rnull with helpers on: %v helper calls per I/O (measured %v), want ~0", v, ok)
-	}
-	if v, ok := helperCalls["helpers-off"]; !ok || !(v > 0) {
-		t.Errorf("rnull with helpers off: %v helper calls per I/O (measured %v), want some", v, ok)
-	}
+	checkHelperCalls(t, a)
 	n := 0
 	for _, c := range a.Comparisons {
 		if c.Measure == bench.MeasurePathInsns || c.Measure == bench.MeasureDriverInsns {

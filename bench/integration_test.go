@@ -45,6 +45,25 @@ func consoleBoot(t *testing.T, opts bench.QEMUOptions) bench.BootFunc {
 	return bench.QEMUBoot(opts)
 }
 
+// checkHelperCalls checks that inlining acted: rnull makes ~0
+// rust_helper_* calls per I/O with helpers on, and some with them off.
+func checkHelperCalls(t *testing.T, a *bench.Analysis) {
+	t.Helper()
+	helperCalls := map[string]float64{}
+	for _, s := range a.Arms {
+		if s.Measure == bench.MeasureHelperCalls && s.Key.Driver == bench.RNull {
+			helperCalls[s.Key.Kernel] = s.Mean
+		}
+	}
+	t.Logf("rnull rust_helper_* calls per I/O: %v", helperCalls)
+	if v, ok := helperCalls["helpers-on"]; !ok || math.IsNaN(v) || v > 0.01 {
+		t.Errorf("rnull with helpers on: %v helper calls per I/O (measured %v), want ~0", v, ok)
+	}
+	if v, ok := helperCalls["helpers-off"]; !ok || !(v > 0) {
+		t.Errorf("rnull with helpers off: %v helper calls per I/O (measured %v), want some", v, ok)
+	}
+}
+
 // runQuick runs the quick preset on kernels with boot, logging each boot,
 // and checks that every boot ran.
 func runQuick(t *testing.T, kernels []bench.KernelArm, boot bench.BootFunc, timeout time.Duration) (bench.Preset, *bench.Results) {
@@ -137,19 +156,7 @@ func TestIntegrationQuick(t *testing.T) {
 			}
 		}
 	}
-	helperCalls := map[string]float64{}
-	for _, s := range a.Arms {
-		if s.Measure == bench.MeasureHelperCalls && s.Key.Driver == bench.RNull {
-			helperCalls[s.Key.Kernel] = s.Mean
-		}
-	}
-	t.Logf("rnull rust_helper_* calls per I/O: %v", helperCalls)
-	if v, ok := helperCalls["helpers-on"]; !ok || math.IsNaN(v) || v > 0.01 {
-		t.Errorf("rnull with helpers on: %v helper calls per I/O (measured %v), want ~0", v, ok)
-	}
-	if v, ok := helperCalls["helpers-off"]; !ok || !(v > 0) {
-		t.Errorf("rnull with helpers off: %v helper calls per I/O (measured %v), want some", v, ok)
-	}
+	checkHelperCalls(t, a)
 	for _, s := range a.Arms {
 		if !s.Measure.CountsInstructions() || s.Measure == bench.MeasureHelperCalls {
 			continue
