@@ -132,7 +132,7 @@ func adviseDesign(a *Analysis, r *Results, target float64) {
 	}
 	d := &DesignAdvice{Measure: m, Costs: MeasuredCosts(r, m.mode()), Current: currentDesign(r, m.mode()), Target: target}
 	cur := d.Current
-	d.Current.Seconds = d.Costs.Boot + float64(cur.Instances)*(d.Costs.Instance+float64(cur.Runs)*d.Costs.Run)
+	d.Current.Seconds = d.Costs.BootSeconds(cur.Instances, cur.Runs)
 	var is, rs []float64
 	instInBoot, runInInst, truncated := 0, 0, 0
 	for _, st := range arms {
@@ -149,7 +149,7 @@ func adviseDesign(a *Analysis, r *Results, target float64) {
 			truncated++
 		}
 	}
-	seconds := func(i, r int) float64 { return d.Costs.Boot + float64(i)*(d.Costs.Instance+float64(r)*d.Costs.Run) }
+	seconds := d.Costs.BootSeconds
 	// varScale is how the boot means' variance changes from the current
 	// design to i instances of r runs (the mean over the arms).
 	varScale := func(i, r int) float64 {

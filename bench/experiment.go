@@ -375,7 +375,7 @@ func (e *Experiment) Run(ctx context.Context) (*Results, error) {
 		cpus = 1
 	}
 	res := &Results{Format: ResultsFormat, Preset: e.Preset, Seed: e.Seed, Started: time.Now().UTC(),
-		GuestCPUs: cpus, Schedule: plans, Host: DescribeHost(ctx)}
+		GuestCPUs: cpus, Schedule: plans}
 	for _, k := range e.Kernels {
 		km, err := DescribeKernel(k)
 		if err != nil {
@@ -384,9 +384,10 @@ func (e *Experiment) Run(ctx context.Context) (*Results, error) {
 		res.Kernels = append(res.Kernels, km)
 	}
 	markDriverKinds(res.Kernels)
-	// The guests' architecture, from the kernels' .configs (their QEMU's
-	// version replaces x86_64's in Host).
-	RecordArch(ctx, res, res.Architecture())
+	// The guests' architecture comes from the kernels' .configs; the host
+	// is described once, with that architecture's QEMU.
+	res.Arch = res.Architecture()
+	res.Host = DescribeHostFor(ctx, res.Arch)
 	if plans, err = e.prepareShard(plans, res); err != nil {
 		return nil, err
 	}

@@ -99,18 +99,7 @@ func TestIntegrationArm64Quick(t *testing.T) {
 		t.Errorf("conclusive measure %s", a.Conclusive)
 	}
 	checkHelperCalls(t, a)
-	n := 0
-	for _, c := range a.Comparisons {
-		if c.Measure == bench.MeasurePathInsns || c.Measure == bench.MeasureDriverInsns {
-			n++
-			if c.Err != "" || math.IsNaN(c.Interval.Ratio) {
-				t.Errorf("comparison %s %s/%s: %+v", c.Question, c.B, c.A, c)
-			}
-		}
-	}
-	if n != 8 {
-		t.Errorf("%d plugin comparisons (driver-only and path), want 8", n)
-	}
+	checkPluginComparisons(t, a)
 	dir := t.TempDir()
 	if err := res.WriteFile(filepath.Join(dir, "results.json")); err != nil {
 		t.Fatal(err)

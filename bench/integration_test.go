@@ -45,6 +45,25 @@ func consoleBoot(t *testing.T, opts bench.QEMUOptions) bench.BootFunc {
 	return bench.QEMUBoot(opts)
 }
 
+// checkPluginComparisons checks the 8 comparisons of the driver-only and
+// whole-path plugin measures of the quick preset: no error, and an
+// interval (when there is one) that holds its estimate.
+func checkPluginComparisons(t *testing.T, a *bench.Analysis) {
+	t.Helper()
+	n := 0
+	for _, c := range a.Comparisons {
+		if c.Measure == bench.MeasurePathInsns || c.Measure == bench.MeasureDriverInsns {
+			n++
+			if c.Err != "" || math.IsNaN(c.Interval.Ratio) || c.Interval.Lo > c.Interval.Ratio || c.Interval.Hi < c.Interval.Ratio {
+				t.Errorf("comparison %s %s/%s: %+v", c.Question, c.B, c.A, c)
+			}
+		}
+	}
+	if n != 8 {
+		t.Errorf("%d plugin comparisons (driver-only and path), want 8", n)
+	}
+}
+
 // checkHelperCalls checks that inlining acted: rnull makes ~0
 // rust_helper_* calls per I/O with helpers on, and some with them off.
 func checkHelperCalls(t *testing.T, a *bench.Analysis) {
@@ -186,18 +205,7 @@ func TestIntegrationQuick(t *testing.T) {
 	if a.Design == nil || a.Design.Current.Instances != 2 || !(a.Design.Costs.Boot > 0) || !(a.Design.Costs.Run > 0) {
 		t.Errorf("design advice %+v", a.Design)
 	}
-	n := 0
-	for _, c := range a.Comparisons {
-		if c.Measure == bench.MeasurePathInsns || c.Measure == bench.MeasureDriverInsns {
-			n++
-			if c.Err != "" || math.IsNaN(c.Interval.Ratio) || c.Interval.Lo > c.Interval.Ratio || c.Interval.Hi < c.Interval.Ratio {
-				t.Errorf("comparison %s %s/%s: %+v", c.Question, c.B, c.A, c)
-			}
-		}
-	}
-	if n != 8 {
-		t.Errorf("%d plugin comparisons (driver-only and path), want 8", n)
-	}
+	checkPluginComparisons(t, a)
 	dir := t.TempDir()
 	if err := res.WriteFile(filepath.Join(dir, "results.json")); err != nil {
 		t.Fatal(err)

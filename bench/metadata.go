@@ -98,8 +98,9 @@ func (r *Results) Architecture() string {
 // RecordArch records the guests' kernel ARCH in r (Results.Arch; "" =
 // x86_64) and, for an architecture other than x86_64, replaces
 // Host.QEMUVersion with the first line of that architecture's QEMU
-// binary's --version (qemu-system-aarch64 for arm64): the experiment
-// describes the host with DescribeHost, which asks qemu-system-x86_64.
+// binary's --version (qemu-system-aarch64 for arm64). Experiment.Run
+// does this itself; RecordArch is for results assembled otherwise, whose
+// host was described with DescribeHost (qemu-system-x86_64).
 func RecordArch(ctx context.Context, r *Results, arch string) {
 	if arch == "" {
 		arch = "x86_64"

@@ -38,7 +38,8 @@ type Results struct {
 	Error    string `json:"error,omitempty"`
 
 	// Arch is the guests' kernel ARCH as internal/karch names it
-	// ("x86_64", "arm64"), set by the caller (RecordArch); omitted in
+	// ("x86_64", "arm64"), set by Experiment.Run from the kernels'
+	// .configs (RecordArch for results made otherwise); omitted in
 	// files written before arm64 guests, which are x86_64
 	// (Results.Architecture says so).
 	Arch string `json:"arch,omitempty"`

@@ -212,6 +212,12 @@ type DesignCosts struct {
 	Run      float64 `json:"run_seconds"`
 }
 
+// BootSeconds is the cost of one boot of instances device instances of
+// runs runs each: Boot + instances·(Instance + runs·Run).
+func (c DesignCosts) BootSeconds(instances, runs int) float64 {
+	return c.Boot + float64(instances)*(c.Instance+float64(runs)*c.Run)
+}
+
 // OptimalPerUpper is Kalibera & Jones' optimal number of lower-level
 // repetitions per upper-level unit, sqrt(cUpper·σ²lower / (cLower·σ²upper))
 // rounded up, within [1, limit]: a cheap lower level with a large variance
@@ -265,7 +271,7 @@ func OptimalDesign(vc VarianceComponents, c DesignCosts, instances, runs, limit 
 		d.Instances = OptimalPerUpper(c.Boot, c.Instance, vc.Boot, vc.Instance, limit)
 		d.Runs = OptimalPerUpper(c.Instance, c.Run, vc.Instance, vc.Run, limit)
 	}
-	d.Seconds = c.Boot + float64(d.Instances)*(c.Instance+float64(d.Runs)*c.Run)
+	d.Seconds = c.BootSeconds(d.Instances, d.Runs)
 	return d
 }
 

@@ -311,7 +311,6 @@ func measure(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	if res == nil {
 		return runErr
 	}
-	bench.RecordArch(ctx, res, o.arch)
 	res.Toolchain = map[string]string{"fingerprint": rep.Fingerprint, "make_args": strings.Join(rep.MakeArgs(), " ")}
 	for tool, c := range rep.Chosen {
 		res.Toolchain[string(tool)] = c.Path + " " + c.Version
